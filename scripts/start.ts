@@ -1,0 +1,50 @@
+// `npm start`: the control plane for real use — database (DATABASE_URL, or the embedded one),
+// migrations, then the web UI (and, once it exists, the controller). No simulator, no demo data.
+// `npm run dev` is the same with `next dev`.
+import { type ChildProcess, spawn } from "node:child_process";
+import path from "node:path";
+import { dataDir, env } from "@/env";
+import { prepareDatabase, redactUrl } from "@/server/runtime/database";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const dev = process.argv.includes("--dev");
+const children: ChildProcess[] = [];
+let stop: () => Promise<void> = async () => {};
+
+async function shutdown(code: number) {
+  for (const c of children) {
+    try {
+      if (c.pid && c.exitCode === null) process.kill(-c.pid, "SIGTERM");
+    } catch {}
+  }
+  await Promise.all(
+    children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : null)),
+  );
+  await stop();
+  process.exit(code);
+}
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+
+async function main() {
+  const db = await prepareDatabase({ dataDir, databaseUrl: env.DATABASE_URL });
+  stop = db.stop;
+  console.log(`[start] database ${redactUrl(db.url)} migrated`);
+  const web = spawn(
+    "npx",
+    ["next", dev ? "dev" : "start", "-p", String(env.PORT), "-H", process.env.HOST ?? "127.0.0.1"],
+    {
+      cwd: ROOT,
+      detached: true,
+      stdio: "inherit",
+      env: { ...process.env, DATABASE_URL: db.url, NEXT_TELEMETRY_DISABLED: "1" },
+    },
+  );
+  children.push(web);
+  web.once("exit", (code) => void shutdown(code ?? 1));
+}
+
+main().catch((err: Error) => {
+  console.error(`[start] ${err.message}`);
+  void shutdown(1);
+});
