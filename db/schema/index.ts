@@ -6,6 +6,7 @@ export * from "./controller";
 export * from "./credentials";
 export * from "./enums";
 export * from "./events";
+export * from "./history";
 export * from "./nodes";
 export * from "./playbooks";
 export * from "./switchovers";

@@ -1,6 +1,13 @@
 // Raw time series: one heartbeat per probe, one GPU sample per GPU per stream line. Written in
 // batches (one multi-row insert per tick), read by time range, so BRIN on time keeps the index
 // tiny; (node_id, time) serves per-node charts.
+//
+// Both tables are `PARTITION BY RANGE (time)` with one partition per UTC hour, named
+// `<table>_pYYYYMMDDHH` (custom migration 0003_partition_telemetry). drizzle does not model
+// partitioning: these definitions describe the parent's columns, indexes and checks so that queries
+// type-check and drizzle-kit sees no drift; the indexes and checks below exist on the parent and so
+// on every partition. Partitions are created and dropped by server/history/partitions.ts — raw
+// history is thrown away an hour at a time with DROP TABLE, never with DELETE.
 import { sql } from "drizzle-orm";
 import {
   boolean,
@@ -30,6 +37,8 @@ export const heartbeats = pgTable(
   (t) => [
     index("heartbeats_time_brin").using("brin", t.time),
     index("heartbeats_node_time_idx").on(t.nodeId, t.time.desc()),
+    // NaN sorts above Infinity in Postgres, so `abs(x) < 'Infinity'` rejects NaN and ±Infinity.
+    check("heartbeats_finite_ck", sql`abs(${t.tcpMs}) < 'Infinity' and abs(${t.httpMs}) < 'Infinity'`),
   ],
 );
 
@@ -50,10 +59,11 @@ export const gpuSamples = pgTable(
   (t) => [
     index("gpu_samples_time_brin").using("brin", t.time),
     index("gpu_samples_node_time_idx").on(t.nodeId, t.time.desc()),
-    // A reading is a finite number or NULL: a NaN from a bad parse must never be stored as data.
+    // A reading is a finite number or NULL: a NaN (or ±Infinity) from a bad parse must never be
+    // stored as data. NaN sorts above Infinity in Postgres, so `abs(x) < 'Infinity'` rejects all three.
     check(
       "gpu_samples_finite_ck",
-      sql`${t.utilizationPct} <> 'NaN' and ${t.memoryUsedMib} <> 'NaN' and ${t.temperatureC} <> 'NaN' and ${t.powerW} <> 'NaN'`,
+      sql`abs(${t.utilizationPct}) < 'Infinity' and abs(${t.memoryUsedMib}) < 'Infinity' and abs(${t.memoryTotalMib}) < 'Infinity' and abs(${t.temperatureC}) < 'Infinity' and abs(${t.powerW}) < 'Infinity'`,
     ),
   ],
 );
