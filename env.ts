@@ -15,6 +15,11 @@ const schema = z.object({
   SWITCHYARD_DATA_DIR: z.string().min(1).default(".switchyard"),
   /** Size of the web process's connection pool. */
   SWITCHYARD_DB_POOL: z.coerce.number().int().min(1).max(100).default(10),
+  /** Controller lease time-to-live: how long a dead leader can go unnoticed. */
+  SWITCHYARD_LEASE_TTL_MS: z.coerce.number().int().min(500).max(600_000).default(5000),
+  /** Where the controller serves /metrics and /healthz (on 127.0.0.1 unless the host is set); 0 = off. */
+  SWITCHYARD_CONTROLLER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  SWITCHYARD_CONTROLLER_METRICS_HOST: z.string().min(1).default("127.0.0.1"),
 });
 
 export type Env = z.infer<typeof schema>;

@@ -25,6 +25,7 @@ const PROFILES = {
     servicePort: 8000,
     sshPort: 2222,
     controlPort: 7070,
+    metricsPort: 9464,
     distDir: ".next",
   },
   e2e: {
@@ -33,6 +34,7 @@ const PROFILES = {
     servicePort: 18000,
     sshPort: 12222,
     controlPort: 17070,
+    metricsPort: 19464,
     distDir: ".next-e2e",
   },
 } as const;
@@ -212,6 +214,13 @@ async function main() {
     NEXT_TELEMETRY_DISABLED: "1",
     NODE_ENV: "production",
   };
+  const controller = run("controller", process.execPath, ["--import", "tsx", "server/controller/main.ts"], {
+    ...env,
+    SWITCHYARD_CONTROLLER_METRICS_PORT: String(profile.metricsPort),
+  });
+  controller.once("exit", (code) => {
+    if (!stopping) say(`the controller exited (code ${code}); node states will stop updating`);
+  });
   await buildIfStale(env);
   const web = run(
     "web",
@@ -237,7 +246,7 @@ async function main() {
     Open:        http://localhost:${port}
     Login:       none yet — this build has no accounts (access control is a later milestone)
     Fleet:       ${DEMO_CLUSTERS.map((c) => `${c.name} (${c.nodes.length})`).join(", ")}
-    Controller:  not in this build yet — node states read "unknown" until it probes them
+    Controller:  probing every node each second; metrics on http://127.0.0.1:${profile.metricsPort}/metrics
     Faults:      npm run sim:fault -- gte-a crash   (see README for the list)
 
   Press Ctrl-C to stop everything.

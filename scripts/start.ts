@@ -1,6 +1,7 @@
 // `npm start`: the control plane for real use — database (DATABASE_URL, or the embedded one),
-// migrations, then the web UI (and, once it exists, the controller). No simulator, no demo data.
-// `npm run dev` is the same with `next dev`.
+// migrations, then the web UI and one controller replica. No simulator, no demo data.
+// `npm run dev` is the same with `next dev`. Each part can also run alone (`next start`,
+// `npm run controller`), and several of each against one database.
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { dataDir, env } from "@/env";
@@ -42,6 +43,14 @@ async function main() {
   );
   children.push(web);
   web.once("exit", (code) => void shutdown(code ?? 1));
+  const controller = spawn(process.execPath, ["--import", "tsx", "server/controller/main.ts"], {
+    cwd: ROOT,
+    detached: true,
+    stdio: "inherit",
+    env: { ...process.env, DATABASE_URL: db.url },
+  });
+  children.push(controller);
+  controller.once("exit", (code) => void shutdown(code ?? 1));
 }
 
 main().catch((err: Error) => {
