@@ -1,6 +1,6 @@
 import { execFile, spawn } from "node:child_process";
 import { constants } from "node:fs";
-import { access, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -296,18 +296,32 @@ describe("fault modes", () => {
 });
 
 type Stream = {
+  pid: number;
   lines: string[];
+  stdout: { destroy(): void };
   waitFor(pred: (lines: string[]) => boolean, ms: number): Promise<void>;
   closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(): void;
 };
 
+type StreamOptions = {
+  /** Own process group (pgid = pid), as the simulator's SSH server runs commands. */
+  detached?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Argv before SCRIPT and the args; default `/bin/sh`. */
+  command?: string[];
+};
+
 /** Starts a streaming fake the way the controller would: a long-lived child read line by line. */
-function stream(args: string[], statePath: string): Stream {
-  const child = spawn("/bin/sh", [SCRIPT, ...args], {
-    env: { ...process.env, [SIM_GPU_STATE_ENV]: statePath },
+function stream(args: string[], statePath: string, opts: StreamOptions = {}): Stream {
+  const [cmd = "/bin/sh", ...cmdArgs] = opts.command ?? ["/bin/sh"];
+  const child = spawn(cmd, [...cmdArgs, SCRIPT, ...args], {
+    env: { ...(opts.env ?? process.env), [SIM_GPU_STATE_ENV]: statePath },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: opts.detached ?? false,
   });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error("spawn failed");
   const lines: string[] = [];
   const waiters = new Set<() => void>();
   const splitter = createGpuLineSplitter((l) => {
@@ -321,11 +335,19 @@ function stream(args: string[], statePath: string): Stream {
       resolve({ code, signal });
     });
   });
-  const guard = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  const guard = setTimeout(() => {
+    try {
+      process.kill(opts.detached ? -pid : pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, 15_000);
   void closed.then(() => clearTimeout(guard));
   return {
+    pid,
     lines,
     closed,
+    stdout: child.stdout,
     kill: () => child.kill("SIGTERM"),
     waitFor(pred, ms) {
       return new Promise((resolve, reject) => {
@@ -443,6 +465,203 @@ describe("streaming", () => {
   });
 });
 
+type ProcInfo = { pid: number; comm: string; state: string; cminflt: number };
+
+/** Every process in a process group, from /proc (Linux): live ones and zombies alike. */
+async function processGroup(pgid: number): Promise<ProcInfo[]> {
+  const found: ProcInfo[] = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const info = await procStat(Number(name));
+    if (info && info.pgrp === pgid) found.push(info);
+  }
+  return found;
+}
+
+async function procStat(pid: number): Promise<(ProcInfo & { pgrp: number }) | null> {
+  let stat: string;
+  try {
+    stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return null;
+  }
+  // `pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt ...`; comm may hold spaces.
+  const close = stat.lastIndexOf(")");
+  const rest = stat.slice(close + 2).split(" ");
+  return {
+    pid,
+    comm: stat.slice(stat.indexOf("(") + 1, close),
+    state: rest[0] ?? "?",
+    pgrp: Number(rest[2]),
+    // Minor faults of reaped children: every fork+exec adds hundreds, so a constant value means
+    // no child came and went in between.
+    cminflt: Number(rest[8]),
+  };
+}
+
+/** A PATH with `sleep` and `date` but no bash, for the portable fallback loop. */
+async function pathWithoutBash(): Promise<string> {
+  const bin = path.join(dir, "no-bash-bin");
+  await mkdir(bin, { recursive: true });
+  for (const tool of ["sleep", "date"]) {
+    const real = await new Promise<string>((resolve, reject) =>
+      execFile("/bin/sh", ["-c", `command -v ${tool}`], (err, out) =>
+        err ? reject(err) : resolve(out.trim()),
+      ),
+    );
+    await symlink(real, path.join(bin, tool)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== "EEXIST") throw e;
+    });
+  }
+  return bin;
+}
+
+describe("streaming without a fork per sample", () => {
+  const fields = BUSY_LOOP_FIELDS.split(",");
+
+  it("a 1 s stream at -lms 100: ~10 samples on a 100 ms grid, no child processes, none left behind", async () => {
+    const file = await stateFile(idleGpuState());
+    const startedAt = Date.now();
+    const s = stream(
+      [`--query-gpu=${BUSY_LOOP_FIELDS}`, "--format=csv,noheader,nounits", "-lms", "100"],
+      file,
+      {
+        detached: true,
+      },
+    );
+    await s.waitFor((l) => l.length >= 2, 5_000);
+    const first = await procStat(s.pid);
+    // While it streams, the group is the script alone (bash by now): no `sleep`, no `date`.
+    const groups: ProcInfo[][] = [];
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 110));
+      groups.push(await processGroup(s.pid));
+    }
+    const last = await procStat(s.pid);
+    await new Promise((r) => setTimeout(r, Math.max(0, startedAt + 1_000 - Date.now())));
+    s.kill();
+    // On a loaded machine the checks above can take longer than the second: count against the
+    // time the stream actually ran.
+    const ranMs = Date.now() - startedAt;
+    const { code, signal } = await s.closed;
+    expect(code === 143 || signal === "SIGTERM").toBe(true);
+
+    for (const g of groups) expect(g.map((p) => p.comm)).toEqual(["bash"]);
+    expect(first?.cminflt).toBeGreaterThan(0); // sanity: the one start-up fork (`<(:)`) is counted
+    expect(last?.cminflt).toBe(first?.cminflt);
+    expect(await processGroup(s.pid)).toEqual([]);
+
+    expect(
+      Math.abs(s.lines.length - ranMs / 100),
+      `${s.lines.length} lines in ${ranMs} ms`,
+    ).toBeLessThanOrEqual(2);
+    const stamps = s.lines.map((l) => {
+      const r = parseGpuLine(l, fields);
+      if (!r.ok) throw new Error(`${r.error.code}: ${l}`);
+      expect(r.sample).toMatchObject({
+        index: 0,
+        utilizationGpuPct: 0,
+        temperatureC: 41,
+        powerDrawW: 123.63,
+      });
+      const t = r.sample.timestamp?.getTime();
+      if (t === undefined) throw new Error(`no timestamp: ${l}`);
+      return t;
+    });
+    const t0 = stamps[0] ?? 0;
+    for (const [k, t] of stamps.entries()) {
+      // Deadlines come from the clock, not from adding up sleeps: sample k is ~k × 100 ms in,
+      // whatever the wake-up latency of the samples before it.
+      expect(Math.abs(t - t0 - k * 100), `sample ${k}: ${s.lines.join("\n")}`).toBeLessThan(60);
+    }
+  });
+
+  it.each([
+    ["SIGPIPE", []],
+    ["SIGPIPE ignored", ["-c", 'trap "" PIPE; exec /bin/sh "$0" "$@"']],
+  ])("stops at the next sample once its stdout is closed (%s)", async (_label, prefix) => {
+    const s = stream(
+      [`--query-gpu=${LOOP_FIELDS}`, "--format=csv,noheader,nounits", "-lms", "100"],
+      await stateFile(idleGpuState()),
+      { detached: true, command: ["/bin/sh", ...prefix] },
+    );
+    await s.waitFor((l) => l.length >= 1, 5_000);
+    s.stdout.destroy();
+    const t0 = Date.now();
+    const { code, signal } = await s.closed;
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(code === 141 || signal === "SIGPIPE").toBe(true);
+    expect(await processGroup(s.pid)).toEqual([]);
+  });
+
+  it("reads -lms and --loop as decimal, leading zeros and all (not octal)", async () => {
+    const file = await stateFile(idleGpuState());
+    // As octal, 0300 would be 192 ms and 08 a shell error after the first sample.
+    const s = stream([`--query-gpu=timestamp`, "--format=csv,noheader", "-lms", "0300"], file);
+    await s.waitFor((l) => l.length >= 2, 5_000);
+    s.kill();
+    await s.closed;
+    const [a, b] = s.lines.slice(0, 2).map((l) => parseGpuLine(l, ["timestamp"]));
+    const gap =
+      (b?.ok ? (b.sample.timestamp?.getTime() ?? 0) : 0) - (a?.ok ? (a.sample.timestamp?.getTime() ?? 0) : 0);
+    expect(gap).toBeGreaterThanOrEqual(270);
+
+    const t = stream([`--query-gpu=index`, "--format=csv,noheader", "-lms", "08"], file);
+    await t.waitFor((l) => l.length >= 5, 5_000);
+    t.kill();
+    await t.closed;
+    expect(new Set(t.lines)).toEqual(new Set(["0"]));
+  });
+
+  it("without bash it falls back to the portable loop (a sleep per sample), same output", async () => {
+    const env = { ...process.env, PATH: await pathWithoutBash() };
+    const s = stream(
+      [`--query-gpu=${BUSY_LOOP_FIELDS}`, "--format=csv,noheader,nounits", "-lms", "100"],
+      await stateFile(idleGpuState()),
+      { detached: true, env },
+    );
+    await s.waitFor((l) => l.length >= 3, 5_000);
+    expect((await processGroup(s.pid)).some((p) => p.comm === "bash")).toBe(false);
+    s.kill();
+    const { code, signal } = await s.closed;
+    expect(code === 143 || signal === "SIGTERM").toBe(true);
+    for (const l of s.lines) {
+      expect(l).toMatch(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2}\.\d{3}, 0, 0, 0, 41, 123\.63$/);
+      expect(parseGpuLine(l, fields).ok).toBe(true);
+    }
+    expect(await processGroup(s.pid)).toEqual([]);
+  });
+
+  it("bash and dash print the same timestamp format in the same zone as date(1)", async () => {
+    const file = await stateFile(idleGpuState());
+    for (const tz of [undefined, "UTC", "Asia/Kolkata", "America/St_Johns"]) {
+      const env = { ...process.env };
+      if (tz === undefined) delete env.TZ;
+      else env.TZ = tz;
+      const run = (shell: string) =>
+        new Promise<string>((resolve) =>
+          execFile(
+            shell,
+            [SCRIPT, "--query-gpu=timestamp", "--format=csv,noheader"],
+            { env: { ...env, [SIM_GPU_STATE_ENV]: file }, timeout: 5_000 },
+            (_err, out) => resolve(out),
+          ),
+        );
+      const date = await new Promise<string>((resolve) =>
+        execFile("date", ["+%Y/%m/%d %H:%M"], { env }, (_err, out) => resolve(out.trim())),
+      );
+      const [fromDash, fromBash] = [await run("/bin/sh"), await run("bash")];
+      for (const out of [fromDash, fromBash]) {
+        expect(out).toMatch(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2}\.\d{3}\n$/);
+        // Same zone: the minute matches (allowing for a minute boundary between the two runs).
+        const minute = out.slice(0, 16);
+        const ms = (x: string) => Date.parse(`${x.replaceAll("/", "-").replace(" ", "T")}:00Z`);
+        expect(Math.abs(ms(minute) - ms(date))).toBeLessThanOrEqual(60_000);
+      }
+    }
+  });
+});
+
 describe("as the simulator runs it", () => {
   it("is executable and found on PATH by sh -c", async () => {
     await access(SCRIPT, constants.X_OK);
@@ -465,13 +684,18 @@ describe("as the simulator runs it", () => {
     expect(run.stdout).toBe(readNvidiaSmiFixture("query_idle.csv"));
   });
 
-  it("starts with #!/bin/sh and uses no bashisms that dash would reject", async () => {
+  it("starts with #!/bin/sh, and both dash and bash parse all of it", async () => {
+    // One-shot queries run in dash; a stream re-runs the same file in bash.
     const text = await readFile(SCRIPT, "utf8");
     expect(text.startsWith("#!/bin/sh\n")).toBe(true);
-    const syntax = await new Promise<number | null>((resolve) => {
-      execFile("/bin/sh", ["-n", SCRIPT], { timeout: 5_000 }, (err) => resolve(err ? 1 : 0));
-    });
-    expect(syntax).toBe(0);
+    for (const shell of ["/bin/sh", "bash"]) {
+      const syntax = await new Promise<string>((resolve) => {
+        execFile(shell, ["-n", SCRIPT], { timeout: 5_000 }, (err, _out, stderr) =>
+          resolve(err ? `${shell}: ${stderr}` : ""),
+        );
+      });
+      expect(syntax).toBe("");
+    }
   });
 });
 
