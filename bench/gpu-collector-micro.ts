@@ -17,18 +17,16 @@
  * loop lag, and (for context) the fleet process's CPU and the whole machine's CPU. The child is
  * killed by its PID at the end, also on Ctrl-C.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { openSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { GpuCollector } from "@/server/gpu/collector";
+import { processCpuSeconds, quantile, sleep, startSimFleetChild, stopChild } from "./lib";
 
-const REPO_ROOT = path.resolve(import.meta.dirname, "..");
-
-type FleetNode = { name: string; host: string; sshPort: number; hostKeyFingerprint: string };
+/** The fleet stops its nodes (and their command process groups) on SIGTERM; SIGKILL if it hangs this long. */
+const FLEET_STOP_TIMEOUT_MS = 60_000;
 
 function intArg(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
@@ -38,33 +36,6 @@ function intArg(value: string | undefined, name: string, fallback: number, min: 
   return n;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = address && typeof address === "object" ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** utime + stime of one process, in seconds. */
-function processCpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return ticks / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return Number.NaN;
-  }
-}
-
 /** Busy and total jiffies of the whole machine. */
 function machineCpu(): { busy: number; total: number } {
   const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
@@ -72,39 +43,6 @@ function machineCpu(): { busy: number; total: number } {
   const idle = (v[3] ?? 0) + (v[4] ?? 0);
   const total = v.reduce((a, b) => a + b, 0);
   return { busy: total - idle, total };
-}
-
-async function waitForFleet(
-  controlUrl: string,
-  child: ChildProcess,
-  timeoutMs: number,
-): Promise<FleetNode[]> {
-  const started = performance.now();
-  while (performance.now() - started < timeoutMs) {
-    if (child.exitCode !== null) throw new Error(`fleet process exited with code ${child.exitCode}`);
-    try {
-      const res = await fetch(`${controlUrl}/nodes`, { signal: AbortSignal.timeout(10_000) });
-      if (res.ok) {
-        const body = (await res.json()) as { nodes: FleetNode[] };
-        return body.nodes;
-      }
-    } catch {
-      // Not listening yet: the control endpoint starts after the last node.
-    }
-    await sleep(500);
-  }
-  throw new Error(`fleet not ready after ${timeoutMs} ms`);
-}
-
-async function killChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const pid = child.pid;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  process.kill(pid, "SIGTERM");
-  // The fleet stops its nodes (and their command process groups) on SIGTERM; force it if it hangs.
-  const force = setTimeout(() => process.kill(pid, "SIGKILL"), 60_000);
-  await exited;
-  clearTimeout(force);
 }
 
 /** Scheduling lag of a 100 ms interval timer: what a busy event loop costs everything else in it. */
@@ -121,7 +59,7 @@ function lagMonitor(): { stop(): { p99Ms: number; maxMs: number } } {
       clearInterval(timer);
       lags.sort((a, b) => a - b);
       return {
-        p99Ms: lags[Math.min(lags.length - 1, Math.floor(lags.length * 0.99))] ?? 0,
+        p99Ms: lags.length > 0 ? quantile(lags, 0.99) : 0,
         maxMs: lags.at(-1) ?? 0,
       };
     },
@@ -146,39 +84,17 @@ async function main(): Promise<void> {
   const rampTimeoutS = intArg(values["ramp-timeout"], "--ramp-timeout", 600, 1, 3_600);
 
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "switchyard-bench-collector-"));
-  const controlPort = await freePort();
   const logPath = path.join(dataDir, "fleet.log");
   const log = openSync(logPath, "a");
   console.log(`starting ${nodesWanted} simulated nodes in a child process (data ${dataDir})`);
   const fleetStarted = performance.now();
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "sim/cli.ts",
-      "fleet",
-      "--nodes",
-      String(nodesWanted),
-      "--data-dir",
-      dataDir,
-      "--control-port",
-      String(controlPort),
-      "--http-port",
-      "0",
-      "--ssh-port",
-      "0",
-    ],
-    { cwd: REPO_ROOT, stdio: ["ignore", log, log] },
-  );
-  const childPid = child.pid;
-  if (childPid === undefined) throw new Error("could not start the fleet process");
   let collector: GpuCollector | null = null;
+  let stopFleet = async () => {};
   let cleaning: Promise<void> | null = null;
   const cleanup = () => {
     cleaning ??= (async () => {
       await collector?.stop();
-      await killChild(child);
+      await stopFleet();
       await rm(dataDir, { recursive: true, force: true });
     })();
     return cleaning;
@@ -189,7 +105,18 @@ async function main(): Promise<void> {
   });
 
   try {
-    const fleetNodes = await waitForFleet(`http://127.0.0.1:${controlPort}`, child, 600_000);
+    const fleet = await startSimFleetChild({
+      nodes: nodesWanted,
+      dataDir,
+      logFd: log,
+      onSpawn: (child) => {
+        stopFleet = () => stopChild(child, FLEET_STOP_TIMEOUT_MS);
+      },
+      readyTimeoutMs: 600_000,
+      stopTimeoutMs: FLEET_STOP_TIMEOUT_MS,
+    });
+    const fleetNodes = fleet.nodes;
+    const childPid = fleet.pid;
     console.log(
       `fleet ready: ${fleetNodes.length} nodes in ${((performance.now() - fleetStarted) / 1000).toFixed(1)} s (pid ${childPid})`,
     );

@@ -9,7 +9,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import fs from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -22,8 +21,18 @@ import { loadSecretKey } from "@/server/credentials/crypto";
 import { createCredential } from "@/server/credentials/store";
 import { databaseBytesPerHour } from "@/server/history";
 import { prepareDatabase } from "@/server/runtime/database";
+import {
+  freePort,
+  processCpuSeconds,
+  processRssMb,
+  quantile,
+  REPO_ROOT as ROOT,
+  sleep,
+  sortedAscending,
+  startSimFleetChild,
+  stopChild,
+} from "./lib";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
 const { values: args } = parseArgs({
   options: {
     nodes: { type: "string" },
@@ -41,17 +50,6 @@ const WARMUP_LIMIT_MS = args.quick ? 60_000 : 240_000;
 const say = (s: string) => console.log(`[bench:poller] ${s}`);
 const children: ChildProcess[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
-}
-
 function child(name: string, argv: string[], env: NodeJS.ProcessEnv): ChildProcess {
   const c = spawn(process.execPath, ["--import", "tsx", ...argv], {
     cwd: ROOT,
@@ -61,18 +59,6 @@ function child(name: string, argv: string[], env: NodeJS.ProcessEnv): ChildProce
   c.stderr?.on("data", (d: Buffer) => process.stderr.write(`[${name}] ${d}`));
   children.push(c);
   return c;
-}
-
-/** utime + stime of a process, in seconds (Linux /proc). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks / 100; // CLK_TCK is 100 on Linux
-}
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
 async function waitUntil<T>(
@@ -85,15 +71,10 @@ async function waitUntil<T>(
   while (Date.now() < deadline) {
     const v = await fn().catch(() => null);
     if (v) return v;
-    await new Promise((r) => setTimeout(r, everyMs));
+    await sleep(everyMs);
   }
   throw new Error(`timed out waiting for ${what}`);
 }
-
-const pct = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s[Math.min(s.length - 1, Math.floor(q * s.length))] as number) : Number.NaN;
-};
 
 async function main() {
   const dataDir = path.join(ROOT, ".switchyard", "bench");
@@ -114,43 +95,14 @@ async function main() {
 
   try {
     say(`starting ${N} simulated nodes…`);
-    const controlPort = await freePort();
-    const sim = child(
-      "sim",
-      [
-        "sim/cli.ts",
-        "fleet",
-        "--nodes",
-        String(N),
-        "--data-dir",
-        simDir,
-        "--control-port",
-        String(controlPort),
-        "--http-port",
-        "0",
-        "--ssh-port",
-        "0",
-      ],
-      process.env,
-    );
-    type SimNodeInfo = {
-      name: string;
-      host: string;
-      httpPort: number;
-      sshPort: number;
-      hostKeyFingerprint: string;
-    };
-    const simNodes = await waitUntil(
-      "the simulated fleet",
-      async () => {
-        const res = await fetch(`http://127.0.0.1:${controlPort}/nodes`);
-        if (!res.ok) return null;
-        const body = (await res.json()) as { nodes: SimNodeInfo[] } | SimNodeInfo[];
-        const list = Array.isArray(body) ? body : body.nodes;
-        return list.length === N ? list : null;
-      },
-      180_000,
-    );
+    const sim = await startSimFleetChild({
+      nodes: N,
+      dataDir: simDir,
+      onStderr: (d) => process.stderr.write(`[sim] ${d}`),
+      onSpawn: (c) => children.push(c),
+      readyTimeoutMs: 180_000,
+    });
+    const simNodes = sim.nodes;
     say(`fleet up (pid ${sim.pid}); seeding inventory`);
 
     const secretKey = loadSecretKey(dataDir, { create: true });
@@ -233,32 +185,32 @@ async function main() {
         : "not every node streams GPU telemetry; measuring anyway",
     );
 
-    await new Promise((r) => setTimeout(r, 5000)); // settle after the connection storm
+    await sleep(5000); // settle after the connection storm
     say(`measuring for ${SECONDS} s…`);
     const t0 = new Date();
-    const cpu0 = cpuSeconds(pid);
-    const simCpu0 = cpuSeconds(sim.pid as number);
+    const cpu0 = processCpuSeconds(pid);
+    const simCpu0 = processCpuSeconds(sim.pid);
     const p50s: number[] = [];
     const p99s: number[] = [];
     const rss: number[] = [];
     const loopMax: number[] = [];
     const end = Date.now() + SECONDS * 1000;
     while (Date.now() < end) {
-      await new Promise((r) => setTimeout(r, Math.min(5000, end - Date.now())));
+      await sleep(Math.min(5000, end - Date.now()));
       const s = await status().catch(() => null);
       if (s?.probes) {
         p50s.push(s.probes.latenessP50Ms);
         p99s.push(s.probes.latenessP99Ms);
       }
       if (s?.eventLoopDelayMs) loopMax.push(s.eventLoopDelayMs.max);
-      rss.push(rssMb(pid));
+      rss.push(processRssMb(pid));
     }
     const t1 = new Date();
-    const cpu1 = cpuSeconds(pid);
-    const simCpu1 = cpuSeconds(sim.pid as number);
+    const cpu1 = processCpuSeconds(pid);
+    const simCpu1 = processCpuSeconds(sim.pid);
     const wall = (t1.getTime() - t0.getTime()) / 1000;
     // Let the last tick's batch land before counting.
-    await new Promise((r) => setTimeout(r, 2500));
+    await sleep(2500);
     const counts = await db.execute<{ hb: number; gpu: number }>(sql`
       select (select count(*)::int from heartbeats where time >= ${t0.toISOString()}::timestamptz and time < ${t1.toISOString()}::timestamptz) as hb,
              (select count(*)::int from gpu_samples where time >= ${t0.toISOString()}::timestamptz and time < ${t1.toISOString()}::timestamptz and error is null) as gpu`);
@@ -281,7 +233,7 @@ async function main() {
       controller_cpu_pct: Number((((cpu1 - cpu0) / wall) * 100).toFixed(1)),
       controller_rss_mb: Math.round(Math.max(...rss)),
       probe_lateness_ms: {
-        p50: Number(pct(p50s, 0.5).toFixed(1)),
+        p50: Number(quantile(sortedAscending(p50s), 0.5).toFixed(1)),
         p99: Number(Math.max(...p99s).toFixed(1)),
       },
       heartbeats_per_s: Number((hb / wall).toFixed(1)),
@@ -307,21 +259,7 @@ async function main() {
     await fs.writeFile(path.join(outDir, `poller-${N}.json`), `${JSON.stringify(result, null, 2)}\n`);
     console.log(JSON.stringify(result, null, 2));
   } finally {
-    for (const c of children.reverse()) {
-      if (c.exitCode === null && c.signalCode === null && c.pid) {
-        c.kill("SIGTERM");
-        await new Promise((r) => {
-          const t = setTimeout(() => {
-            c.kill("SIGKILL");
-            r(null);
-          }, 15_000);
-          c.once("exit", () => {
-            clearTimeout(t);
-            r(null);
-          });
-        });
-      }
-    }
+    for (const c of children.reverse()) await stopChild(c, 15_000);
     await pg.end({ timeout: 2 });
     await base.stop();
     if (existsSync(path.join(simDir, "role-log.jsonl")))

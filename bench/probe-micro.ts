@@ -13,8 +13,6 @@
  *
  * Not a test: it asserts nothing and takes about a minute with N = 1000 (mostly fleet start-up).
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -22,9 +20,8 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import type { ProbeResult } from "@/server/probes/probe-node";
 import { ProbeScheduler, type ProbeTiming } from "@/server/probes/scheduler";
-import { findFreePort } from "@/sim/testing";
+import { processCpuSeconds, quantile, sleep, sortedAscending, startSimFleetChild, stopChild } from "./lib";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
 const LOOP_RESOLUTION_MS = 10;
 
 function parseOptions() {
@@ -52,99 +49,35 @@ function parseOptions() {
   };
 }
 
-/** utime + stime of a process in ms, from /proc (null where there is no /proc). */
-function processCpuMs(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return null;
-  }
-}
-
-async function waitForFleet(
-  controlUrl: string,
-  child: ChildProcess,
-  timeoutMs: number,
-): Promise<Array<{ name: string; http: string }>> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error("the simulator exited during start-up");
-    try {
-      const res = await fetch(`${controlUrl}/nodes`, { signal: AbortSignal.timeout(5_000) });
-      if (res.ok) return ((await res.json()) as { nodes: Array<{ name: string; http: string }> }).nodes;
-    } catch {
-      // not listening yet: the control endpoint opens once every node is up
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`the simulator was not ready within ${timeoutMs / 1000} s`);
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  const pid = child.pid;
-  if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  process.kill(pid, "SIGTERM");
-  const escalate = setTimeout(() => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(pid, "SIGKILL");
-  }, 15_000);
-  await exited;
-  clearTimeout(escalate);
-}
-
-function quantile(sorted: Float64Array | number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
-
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : "n/a");
 
 async function main(): Promise<void> {
   const opts = parseOptions();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "switchyard-probe-bench-"));
-  const controlPort = await findFreePort(["127.0.0.1"]);
-  const controlUrl = `http://127.0.0.1:${controlPort}`;
-  // `node --import tsx` rather than the tsx wrapper, so the PID we hold is the simulator itself.
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "sim/cli.ts",
-      "fleet",
-      "--nodes",
-      String(opts.nodes),
-      "--data-dir",
-      dataDir,
-      "--control-port",
-      String(controlPort),
-      "--http-port",
-      "0",
-      "--ssh-port",
-      "0",
-    ],
-    { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] },
-  );
   let childStderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    childStderr = (childStderr + chunk.toString()).slice(-4_000);
-  });
-  const onSignal = () => {
-    void stopChild(child).finally(() => process.exit(130));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  let stopFleet = async () => {};
 
   try {
     const fleetStart = performance.now();
-    const simNodes = await waitForFleet(controlUrl, child, 300_000);
+    const fleet = await startSimFleetChild({
+      nodes: opts.nodes,
+      dataDir,
+      onStderr: (chunk) => {
+        childStderr = (childStderr + chunk.toString()).slice(-4_000);
+      },
+      onSpawn: (child) => {
+        stopFleet = () => stopChild(child, 15_000);
+        const onSignal = () => {
+          void stopFleet().finally(() => process.exit(130));
+        };
+        process.once("SIGINT", onSignal);
+        process.once("SIGTERM", onSignal);
+      },
+      readyTimeoutMs: 300_000,
+    });
+    const simNodes = fleet.nodes;
     console.log(
-      `simulator: ${simNodes.length} nodes up in ${fmt((performance.now() - fleetStart) / 1000, 1)} s (pid ${child.pid})`,
+      `simulator: ${simNodes.length} nodes up in ${fmt((performance.now() - fleetStart) / 1000, 1)} s (pid ${fleet.pid})`,
     );
 
     const lateness: number[] = [];
@@ -177,11 +110,10 @@ async function main(): Promise<void> {
     }
 
     const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
-    const simPid = child.pid as number;
     const warmCpu0 = process.cpuUsage();
     const warmWall0 = performance.now();
     scheduler.start();
-    await new Promise((r) => setTimeout(r, opts.warmupSeconds * 1_000));
+    await sleep(opts.warmupSeconds * 1_000);
     const warmCpu = process.cpuUsage(warmCpu0);
     const warmPct = ((warmCpu.user + warmCpu.system) / 1_000 / (performance.now() - warmWall0)) * 100;
     // The measured window starts here: samples from the warm-up are discarded.
@@ -192,25 +124,24 @@ async function main(): Promise<void> {
     failed = 0;
     errors.clear();
     const skips0 = scheduler.stats().skipsTotal;
-    const simCpu0 = processCpuMs(simPid);
+    const simCpu0 = processCpuSeconds(fleet.pid);
     const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
     loop.enable();
-    await new Promise((r) => setTimeout(r, opts.seconds * 1_000));
+    await sleep(opts.seconds * 1_000);
     const cpu = process.cpuUsage(cpu0);
     const wallMs = performance.now() - wall0;
-    const simCpu1 = processCpuMs(simPid);
+    const simCpu1 = processCpuSeconds(fleet.pid);
     const stats = scheduler.stats();
     loop.disable();
     await scheduler.stop();
 
     const cpuPct = ((cpu.user + cpu.system) / 1_000 / wallMs) * 100;
-    const simCpuPct =
-      simCpu0 !== null && simCpu1 !== null ? ((simCpu1 - simCpu0) / wallMs) * 100 : Number.NaN;
-    const sorted = (xs: number[]) => Float64Array.from(xs).sort();
-    const late = sorted(lateness);
-    const tcp = sorted(tcpMs);
-    const http = sorted(httpMs);
+    // NaN (printed "n/a") where the simulator's CPU cannot be read (no /proc).
+    const simCpuPct = (((simCpu1 - simCpu0) * 1_000) / wallMs) * 100;
+    const late = sortedAscending(lateness);
+    const tcp = sortedAscending(tcpMs);
+    const http = sortedAscending(httpMs);
     const completed = ok + failed;
 
     console.log(
@@ -262,7 +193,7 @@ async function main(): Promise<void> {
     if (childStderr) console.error(`simulator stderr:\n${childStderr}`);
     throw err;
   } finally {
-    await stopChild(child);
+    await stopFleet();
     await rm(dataDir, { recursive: true, force: true });
   }
 }
