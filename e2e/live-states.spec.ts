@@ -12,7 +12,7 @@ async function fault(node: string, f: string) {
   expect(res.ok, `fault ${f} on ${node}: ${res.status}`).toBe(true);
 }
 
-test("node states on the overview are live: a crashed node turns Failed, then Healthy again", async ({ page }) => {
+test("overview states are live: a crashed node turns Failed, then Healthy", async ({ page }) => {
   await page.goto("/");
   const row = page.getByTestId("node-llm-3");
   // The controller probes every node each second; the page refreshes on its own.
