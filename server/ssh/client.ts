@@ -425,7 +425,11 @@ async function runChannel(
 ): Promise<ChannelOutcome> {
   if (!command.trim()) throw new SshConfigError("command is empty");
   const state = internalsOf(conn);
-  await acquireChannel(conn, state, command, hooks.signal);
+  // The caller's timeout bounds the whole command, waiting for a channel slot included: with
+  // OpenSSH a timed-out command that is still running keeps its slot until it exits.
+  const requestedAt = performance.now();
+  await acquireChannel(conn, state, command, hooks.signal, hooks.timeoutMs);
+  const waitedMs = performance.now() - requestedAt;
 
   return await new Promise<ChannelOutcome>((resolve, reject) => {
     let settled = false;
@@ -453,10 +457,12 @@ async function runChannel(
       if (settled) return;
       cleanup();
       if (channel) {
-        // Ask the remote side to stop the process (honoured by the simulator and recent sshd);
-        // closing the channel is what guarantees our side lets go.
+        // Ask the remote side to stop the process (honoured by the simulator and by recent OpenSSH,
+        // except for root logins, where sshd refuses signal requests); closing the channel is what
+        // guarantees our side lets go. OpenSSH does not kill a pty-less command on channel close:
+        // it only closes its pipes, so the command ends at its next write (SIGPIPE) or its own end.
         try {
-          channel.signal("TERM");
+          signalChannel(channel, "TERM");
         } catch {}
         try {
           channel.close();
@@ -487,7 +493,7 @@ async function runChannel(
       const timeoutMs = hooks.timeoutMs;
       deadline = setTimeout(
         () => settleError(new SshTimeoutError(conn.node, "exec", timeoutMs, command)),
-        timeoutMs,
+        Math.max(1, timeoutMs - waitedMs),
       );
     }
     armIdle();
@@ -548,11 +554,40 @@ async function runChannel(
   });
 }
 
+type ChannelInternals = {
+  outgoing?: { id?: unknown; state?: unknown };
+  _client?: { _protocol?: { signal?: unknown } };
+};
+
+/**
+ * Sends an SSH "signal" channel request. ssh2's `channel.signal()` silently does nothing once our
+ * side has sent EOF (it checks `writable`), and runChannel always sends EOF right after the channel
+ * opens (stdin is done), so it never reached the server. A signal request after EOF is valid
+ * (RFC 4254 §6.9 and §5.3 only end data), so send it through ssh2's protocol object while the
+ * channel is open or half-closed; fall back to the public method if ssh2's internals ever change.
+ */
+function signalChannel(channel: ClientChannel, name: string): void {
+  const inner = channel as unknown as ChannelInternals;
+  const id = inner.outgoing?.id;
+  const state = inner.outgoing?.state;
+  const protocol = inner._client?._protocol;
+  if (
+    typeof id === "number" &&
+    (state === "open" || state === "eof") &&
+    typeof protocol?.signal === "function"
+  ) {
+    (protocol.signal as (channelId: number, signal: string) => void).call(protocol, id, name);
+    return;
+  }
+  channel.signal(name);
+}
+
 async function acquireChannel(
   conn: SshConnection,
   state: ConnectionInternals,
   command: string,
   signal: AbortSignal | undefined,
+  timeoutMs?: number,
 ): Promise<void> {
   if (state.closed) throw new SshConnectionClosedError(conn.node, command);
   if (signal?.aborted) throw new SshAbortError(conn.node, command, { cause: signal.reason });
@@ -561,22 +596,32 @@ async function acquireChannel(
     return;
   }
   await new Promise<void>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const done = () => {
+      signal?.removeEventListener("abort", onAbort);
+      clearTimeout(timer);
+    };
     const waiter = {
       grant: () => {
-        signal?.removeEventListener("abort", onAbort);
+        done();
         resolve();
       },
       fail: (err: Error) => {
-        signal?.removeEventListener("abort", onAbort);
+        done();
         reject(err);
       },
     };
-    const onAbort = () => {
+    const leave = (err: Error) => {
       const index = state.waiters.indexOf(waiter);
       if (index >= 0) state.waiters.splice(index, 1);
-      reject(new SshAbortError(conn.node, command, { cause: signal?.reason }));
+      done();
+      reject(err);
     };
+    const onAbort = () => leave(new SshAbortError(conn.node, command, { cause: signal?.reason }));
     signal?.addEventListener("abort", onAbort, { once: true });
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => leave(new SshTimeoutError(conn.node, "exec", timeoutMs, command)), timeoutMs);
+    }
     state.waiters.push(waiter);
   });
 }
