@@ -43,6 +43,26 @@ export async function createCredential(
   return { id: row.id, fingerprint };
 }
 
+/** Replaces a credential's private key in place (rotation): same id, so nodes keep their reference. */
+export async function rotateCredential(
+  db: DbOrTx,
+  key: Buffer,
+  input: { id: string; name: string; privateKey: string },
+): Promise<{ publicKey: string; fingerprint: string }> {
+  const described = describePrivateKey(input.privateKey);
+  const sealed = seal(key, Buffer.from(input.privateKey), aadFor(input.name));
+  await db
+    .update(credentials)
+    .set({
+      ...sealed,
+      publicKey: described.publicKey,
+      fingerprint: described.fingerprint,
+      rotatedAt: new Date(),
+    })
+    .where(eq(credentials.id, input.id));
+  return described;
+}
+
 export async function loadPrivateKey(db: DbOrTx, key: Buffer, id: string): Promise<Buffer> {
   const row = await db.query.credentials.findFirst({ where: eq(credentials.id, id) });
   if (!row) throw new Error(`credential ${id} not found`);
