@@ -227,5 +227,52 @@ describe("controller", () => {
     );
     expect(alert.nodeId).toBe(ids.get("c-c"));
     expect(alert.message).toMatch(/host key changed/);
+
+    // The operator re-pins the right key: telemetry flows again and the alert resolves.
+    await h.db
+      .update(nodes)
+      .set({ hostKeyFingerprint: fleet.fleet.getNode("c-c")?.hostKeyFingerprint })
+      .where(eq(nodes.id, ids.get("c-c") as string));
+    await h.db.transaction((tx) => notifyInventoryChanged(tx, clusterId));
+    await waitFor(
+      "the host-key alert resolved after the re-pin",
+      async () => (await h.db.select().from(alerts).where(eq(alerts.id, alert.id)))[0]?.resolvedAt,
+      10_000,
+    );
+  });
+
+  it("a new leader adopts alerts the previous one left open, and resolves those no longer firing", async () => {
+    await controller.stop();
+    const [stale] = await h.db
+      .insert(alerts)
+      .values({
+        kind: "gpu_temperature",
+        severity: "warning",
+        clusterId,
+        nodeId: ids.get("c-a") as string,
+        message: "c-a: GPU temperature 92 °C > 85 °C (left open by a previous leader)",
+      })
+      .returning();
+    controller = new Controller({
+      databaseUrl: scratch.url,
+      secretKey,
+      leaseTtlMs: 2000,
+      metricsPort: null,
+      gpuSampleIntervalMs: 200,
+      log: () => {},
+    });
+    await controller.start();
+    expect(controller.status()).toMatchObject({ leader: true, epoch: 2 });
+    await waitFor(
+      "the stale alert resolved",
+      async () =>
+        (
+          await h.db
+            .select()
+            .from(alerts)
+            .where(eq(alerts.id, stale?.id as string))
+        )[0]?.resolvedAt,
+      10_000,
+    );
   });
 });

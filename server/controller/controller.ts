@@ -13,7 +13,7 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, inArray, isNull } from "drizzle-orm";
 import { createDb, type Db } from "@/db/client";
 import { alerts, clusterAvailabilityChanges, nodeStateChanges, nodes } from "@/db/schema";
 import { loadPrivateKey } from "@/server/credentials/store";
@@ -32,7 +32,7 @@ import {
 import { type ControllerMetrics, createControllerMetrics } from "@/server/metrics/controller-metrics";
 import { startMetricsServer } from "@/server/metrics/serve-metrics";
 import { INVENTORY_CHANNEL, listen, recordEvent } from "@/server/notify/events";
-import { NodeAlertState } from "@/server/policy/alerts";
+import { type AlertKind, NodeAlertState } from "@/server/policy/alerts";
 import { assessFleetBlip, NodeDetector, type Transition } from "@/server/policy/detector";
 import type { ProbeResult } from "@/server/probes/probe-node";
 import { ProbeScheduler, type ProbeSchedulerStats } from "@/server/probes/scheduler";
@@ -123,6 +123,14 @@ export type ControllerStatus = {
 };
 
 const TICK_MS = 1000;
+/** Alert kinds NodeAlertState decides (fire and resolve); others are raised by events. */
+const EVALUATED_ALERT_KINDS: ReadonlySet<string> = new Set<AlertKind>([
+  "gpu_temperature",
+  "gpu_memory",
+  "gpu_saturation",
+  "health_latency",
+  "gpu_telemetry_lost",
+]);
 
 export class Controller {
   readonly holderId: string;
@@ -358,6 +366,7 @@ export class Controller {
     }
     this.inventory = inv;
     this.lastInventoryLoad = Date.now();
+    const created: string[] = [];
     for (const [id, rt] of this.runtimes) {
       if (!inv.nodes.has(id)) {
         this.prober?.remove(id);
@@ -371,6 +380,7 @@ export class Controller {
       if (!cluster) continue;
       let rt = this.runtimes.get(node.id);
       if (!rt) {
+        created.push(node.id);
         rt = {
           node,
           clusterName: cluster.name,
@@ -420,6 +430,7 @@ export class Controller {
         }
       }
     }
+    if (created.length > 0) await this.adoptOpenAlerts(created);
     for (const c of inv.clusters.values()) {
       if (!this.clusterAvailable.has(c.id)) {
         this.clusterAvailable.set(
@@ -427,6 +438,24 @@ export class Controller {
           isClusterAvailable(c, (id) => this.runtimes.get(id)?.detector.state),
         );
       }
+    }
+  }
+
+  /** Alerts a previous leader left open are ours now: without adopting them, one that stopped
+   * firing while leadership changed hands would stay open forever. Only the kinds the evaluator
+   * decides; a host-key alert resolves when telemetry is restored after a re-pin. */
+  private async adoptOpenAlerts(nodeIds: string[]): Promise<void> {
+    try {
+      const open = await this.db
+        .select({ kind: alerts.kind, nodeId: alerts.nodeId })
+        .from(alerts)
+        .where(and(isNull(alerts.resolvedAt), inArray(alerts.nodeId, nodeIds)));
+      for (const a of open) {
+        if (!a.nodeId || !EVALUATED_ALERT_KINDS.has(a.kind)) continue;
+        this.runtimes.get(a.nodeId)?.openAlerts.add(a.kind);
+      }
+    } catch (err) {
+      this.opts.log(`could not read open alerts: ${(err as Error).message}`);
     }
   }
 
@@ -547,6 +576,15 @@ export class Controller {
     const rt = this.runtimes.get(nodeId);
     if (!rt || !this.leader) return;
     this.metrics.setGpuTelemetryUp(rt.clusterName, rt.node.name, true);
+    // Telemetry flows again, so the pinned host key matches: a host-key alert is over.
+    this.writes.push({
+      kind: "alert_resolve",
+      nodeId,
+      clusterId: rt.node.clusterId,
+      alertKind: "host_key_changed",
+      at,
+      message: `${rt.node.name}: SSH host key matches its pin again`,
+    });
     void this.queueEvent({
       kind: "gpu.telemetry_restored",
       clusterId: rt.node.clusterId,
