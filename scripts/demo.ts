@@ -13,6 +13,7 @@ import { createDb } from "@/db/client";
 import { loadSecretKey } from "@/server/credentials/crypto";
 import { DEMO_CLUSTERS } from "@/server/demo/inventory";
 import { seedDemoInventory } from "@/server/demo/seed";
+import { stopChildren } from "@/server/runtime/children";
 import { prepareDatabase, redactUrl } from "@/server/runtime/database";
 import { startFleet } from "@/sim/fleet";
 import { loadOrCreateClientKey } from "@/sim/ssh-server";
@@ -62,31 +63,7 @@ async function shutdown(code: number): Promise<never> {
   if (stopping) process.exit(code);
   stopping = true;
   say("stopping…");
-  for (const child of children) {
-    if (child.pid && child.exitCode === null) {
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {}
-    }
-  }
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          const t = setTimeout(() => {
-            try {
-              if (c.pid) process.kill(-c.pid, "SIGKILL");
-            } catch {}
-            resolve();
-          }, 10_000);
-          c.once("exit", () => {
-            clearTimeout(t);
-            resolve();
-          });
-        }),
-    ),
-  );
+  await stopChildren(children);
   for (const fn of cleanups.reverse()) await fn().catch((e: Error) => say(`cleanup: ${e.message}`));
   process.exit(code);
 }

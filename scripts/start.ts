@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { dataDir, env } from "@/env";
+import { stopChildren } from "@/server/runtime/children";
 import { prepareDatabase, redactUrl } from "@/server/runtime/database";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -12,15 +13,13 @@ const dev = process.argv.includes("--dev");
 const children: ChildProcess[] = [];
 let stop: () => Promise<void> = async () => {};
 
+let stopping = false;
+
 async function shutdown(code: number) {
-  for (const c of children) {
-    try {
-      if (c.pid && c.exitCode === null) process.kill(-c.pid, "SIGTERM");
-    } catch {}
-  }
-  await Promise.all(
-    children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : null)),
-  );
+  // The web server and the controller each trigger this when they exit: stop once.
+  if (stopping) return;
+  stopping = true;
+  await stopChildren(children);
   await stop();
   process.exit(code);
 }
