@@ -33,6 +33,28 @@ export type RollupResult = {
   gpuBuckets: number;
 };
 
+// The same upsert serves both resolutions: the target alias is `r`, and a row is rewritten only
+// when a value changed.
+const HEARTBEAT_ROLLUP_UPSERT = sql.raw(`on conflict (node_id, bucket) do update set
+      probes = excluded.probes, probes_ok = excluded.probes_ok, tcp_ok = excluded.tcp_ok,
+      http_ok = excluded.http_ok, latency_p50_ms = excluded.latency_p50_ms,
+      latency_p95_ms = excluded.latency_p95_ms, latency_max_ms = excluded.latency_max_ms
+    where (r.probes, r.probes_ok, r.tcp_ok, r.http_ok, r.latency_p50_ms, r.latency_p95_ms, r.latency_max_ms)
+      is distinct from (excluded.probes, excluded.probes_ok, excluded.tcp_ok, excluded.http_ok,
+        excluded.latency_p50_ms, excluded.latency_p95_ms, excluded.latency_max_ms)`);
+
+const GPU_ROLLUP_UPSERT = sql.raw(`on conflict (node_id, gpu_index, bucket) do update set
+      samples = excluded.samples, lost = excluded.lost,
+      util_avg = excluded.util_avg, util_max = excluded.util_max,
+      temp_avg = excluded.temp_avg, temp_max = excluded.temp_max,
+      mem_used_avg = excluded.mem_used_avg, mem_used_max = excluded.mem_used_max,
+      power_avg = excluded.power_avg, power_max = excluded.power_max
+    where (r.samples, r.lost, r.util_avg, r.util_max, r.temp_avg, r.temp_max,
+           r.mem_used_avg, r.mem_used_max, r.power_avg, r.power_max)
+      is distinct from (excluded.samples, excluded.lost, excluded.util_avg, excluded.util_max,
+           excluded.temp_avg, excluded.temp_max, excluded.mem_used_avg, excluded.mem_used_max,
+           excluded.power_avg, excluded.power_max)`);
+
 function alignedRange(from: Date, to: Date, stepMs: number): { lo: number; hi: number } | null {
   const lo = floorTo(ms(from, "from"), stepMs);
   const hi = floorTo(ms(to, "to"), stepMs);
@@ -62,13 +84,7 @@ export async function rollupMinutes(db: DbOrTx, from: Date, to: Date): Promise<R
     from heartbeats
     where time >= ${lo} and time < ${hi}
     group by 1, 2
-    on conflict (node_id, bucket) do update set
-      probes = excluded.probes, probes_ok = excluded.probes_ok, tcp_ok = excluded.tcp_ok,
-      http_ok = excluded.http_ok, latency_p50_ms = excluded.latency_p50_ms,
-      latency_p95_ms = excluded.latency_p95_ms, latency_max_ms = excluded.latency_max_ms
-    where (r.probes, r.probes_ok, r.tcp_ok, r.http_ok, r.latency_p50_ms, r.latency_p95_ms, r.latency_max_ms)
-      is distinct from (excluded.probes, excluded.probes_ok, excluded.tcp_ok, excluded.http_ok,
-        excluded.latency_p50_ms, excluded.latency_p95_ms, excluded.latency_max_ms)`);
+    ${HEARTBEAT_ROLLUP_UPSERT}`);
 
   const gpu = await db.execute(sql`
     insert into gpu_rollup_1m as r
@@ -91,17 +107,7 @@ export async function rollupMinutes(db: DbOrTx, from: Date, to: Date): Promise<R
     from gpu_samples
     where time >= ${lo} and time < ${hi}
     group by 1, 2, 3
-    on conflict (node_id, gpu_index, bucket) do update set
-      samples = excluded.samples, lost = excluded.lost,
-      util_avg = excluded.util_avg, util_max = excluded.util_max,
-      temp_avg = excluded.temp_avg, temp_max = excluded.temp_max,
-      mem_used_avg = excluded.mem_used_avg, mem_used_max = excluded.mem_used_max,
-      power_avg = excluded.power_avg, power_max = excluded.power_max
-    where (r.samples, r.lost, r.util_avg, r.util_max, r.temp_avg, r.temp_max,
-           r.mem_used_avg, r.mem_used_max, r.power_avg, r.power_max)
-      is distinct from (excluded.samples, excluded.lost, excluded.util_avg, excluded.util_max,
-           excluded.temp_avg, excluded.temp_max, excluded.mem_used_avg, excluded.mem_used_max,
-           excluded.power_avg, excluded.power_max)`);
+    ${GPU_ROLLUP_UPSERT}`);
 
   return {
     from: new Date(range.lo),
@@ -136,13 +142,7 @@ export async function rollupHours(db: DbOrTx, from: Date, to: Date): Promise<Rol
     from heartbeat_rollup_1m
     where bucket >= ${lo} and bucket < ${hi}
     group by 1, 2
-    on conflict (node_id, bucket) do update set
-      probes = excluded.probes, probes_ok = excluded.probes_ok, tcp_ok = excluded.tcp_ok,
-      http_ok = excluded.http_ok, latency_p50_ms = excluded.latency_p50_ms,
-      latency_p95_ms = excluded.latency_p95_ms, latency_max_ms = excluded.latency_max_ms
-    where (r.probes, r.probes_ok, r.tcp_ok, r.http_ok, r.latency_p50_ms, r.latency_p95_ms, r.latency_max_ms)
-      is distinct from (excluded.probes, excluded.probes_ok, excluded.tcp_ok, excluded.http_ok,
-        excluded.latency_p50_ms, excluded.latency_p95_ms, excluded.latency_max_ms)`);
+    ${HEARTBEAT_ROLLUP_UPSERT}`);
 
   const weighted = (col: "util_avg" | "temp_avg" | "mem_used_avg" | "power_avg") =>
     sql.raw(
@@ -165,17 +165,7 @@ export async function rollupHours(db: DbOrTx, from: Date, to: Date): Promise<Rol
     from gpu_rollup_1m
     where bucket >= ${lo} and bucket < ${hi}
     group by 1, 2, 3
-    on conflict (node_id, gpu_index, bucket) do update set
-      samples = excluded.samples, lost = excluded.lost,
-      util_avg = excluded.util_avg, util_max = excluded.util_max,
-      temp_avg = excluded.temp_avg, temp_max = excluded.temp_max,
-      mem_used_avg = excluded.mem_used_avg, mem_used_max = excluded.mem_used_max,
-      power_avg = excluded.power_avg, power_max = excluded.power_max
-    where (r.samples, r.lost, r.util_avg, r.util_max, r.temp_avg, r.temp_max,
-           r.mem_used_avg, r.mem_used_max, r.power_avg, r.power_max)
-      is distinct from (excluded.samples, excluded.lost, excluded.util_avg, excluded.util_max,
-           excluded.temp_avg, excluded.temp_max, excluded.mem_used_avg, excluded.mem_used_max,
-           excluded.power_avg, excluded.power_max)`);
+    ${GPU_ROLLUP_UPSERT}`);
 
   return {
     from: new Date(range.lo),
