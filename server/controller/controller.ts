@@ -322,7 +322,7 @@ export class Controller {
     await this.reloadInventory();
     this.prober.start();
     this.collector?.start();
-    await this.queueEvent({
+    this.queueEvent({
       kind: "controller.leader",
       severity: "info",
       message: `controller ${this.holderId} leads with epoch ${epoch}`,
@@ -561,7 +561,7 @@ export class Controller {
       powerW: null,
       error: `${reason.code}: ${reason.message}`.slice(0, 500),
     });
-    void this.queueEvent({
+    this.queueEvent({
       kind: "gpu.telemetry_lost",
       severity: "warning",
       clusterId: rt.node.clusterId,
@@ -585,7 +585,7 @@ export class Controller {
       at,
       message: `${rt.node.name}: SSH host key matches its pin again`,
     });
-    void this.queueEvent({
+    this.queueEvent({
       kind: "gpu.telemetry_restored",
       clusterId: rt.node.clusterId,
       nodeId,
@@ -608,7 +608,7 @@ export class Controller {
     });
   }
 
-  private async queueEvent(event: EventWrite["event"]): Promise<void> {
+  private queueEvent(event: EventWrite["event"]): void {
     this.writes.push({ kind: "event", event });
   }
 
@@ -667,7 +667,7 @@ export class Controller {
     const verdict = assessFleetBlip({ total, failedThisTick: failed, canaryOk: failed < total });
     if (verdict.hold && !this.blipHeld) {
       this.blipHeld = true;
-      void this.queueEvent({
+      this.queueEvent({
         kind: "controller.network_blip",
         severity: "warning",
         message: verdict.message,
