@@ -191,10 +191,20 @@ describe("controller under a Postgres restart", () => {
       20_000,
       200,
     );
-    const during = await db.execute<{ n: number }>(
-      sql`select count(*)::int as n from heartbeats where node_id = ${idA} and time >= ${downAt.toISOString()}::timestamptz and not tcp_ok`,
+    // Heartbeats are flushed after the state changes in the same tick: wait for them rather than
+    // racing the batch.
+    const during = await waitFor(
+      "the outage's heartbeats written after the restart",
+      async () => {
+        const rows = await db.execute<{ n: number }>(
+          sql`select count(*)::int as n from heartbeats where node_id = ${idA} and time >= ${downAt.toISOString()}::timestamptz and not tcp_ok`,
+        );
+        return rows[0]?.n ? rows[0].n : null;
+      },
+      10_000,
+      200,
     );
-    expect(during[0]?.n).toBeGreaterThan(0);
+    expect(during).toBeGreaterThan(0);
     expect(controller.status()).toMatchObject({ leader: true, dbHealthy: true });
   }, 90_000);
 });
