@@ -10,6 +10,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "system packages"
 bash scripts/ensure-system-deps.sh
+step "driver patches"
+node scripts/patch-postgres.mjs
 step "typecheck"
 npx tsc --noEmit -p .
 step "lint"

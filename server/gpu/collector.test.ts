@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -51,13 +52,27 @@ function recorder(): Recorder {
   return r;
 }
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs: number, stepMs = 20): Promise<number> {
+async function waitFor(
+  what: string | (() => string),
+  cond: () => boolean,
+  timeoutMs: number,
+  stepMs = 20,
+): Promise<number> {
   const started = performance.now();
   while (!cond()) {
-    if (performance.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    if (performance.now() - started > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms: ${typeof what === "function" ? what() : what}`);
     await sleep(stepMs);
   }
   return performance.now() - started;
+}
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+  } catch {
+    return "?";
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -539,7 +554,15 @@ describe("GpuCollector against a simulated fleet", () => {
   });
 
   it("stop() closes every channel and connection and leaves no remote process or handle behind", async () => {
-    await waitFor("fleet idle", () => nodes.every((n) => n.runningCommandPids().length === 0), 5_000);
+    // Earlier tests' collectors were stopped in afterEach; under a loaded CI box their remote
+    // commands can take a few seconds to be reaped. Wait generously, and name what is left.
+    const leftovers = () =>
+      nodes.flatMap((n) => n.runningCommandPids().map((pid) => `${n.name}:${pid}:${cmdline(pid)}`));
+    await waitFor(
+      () => `fleet idle (still running: ${leftovers().join(", ")})`,
+      () => leftovers().length === 0,
+      15_000,
+    );
     const handles = () => {
       const info = process.getActiveResourcesInfo();
       return {
