@@ -12,10 +12,18 @@ import { parseArgs } from "node:util";
 import { createDb } from "@/db/client";
 import { loadSecretKey } from "@/server/credentials/crypto";
 import { DEMO_CLUSTERS } from "@/server/demo/inventory";
+import {
+  DEMO_LB_HOST,
+  demoUpstreams,
+  detachDemoLoadBalancers,
+  upsertDemoLoadBalancers,
+} from "@/server/demo/load-balancer";
 import { seedDemoInventory } from "@/server/demo/seed";
+import { NGINX_BIN, startNginx } from "@/server/lb/nginx-process";
 import { stopChildren } from "@/server/runtime/children";
 import { prepareDatabase, redactUrl } from "@/server/runtime/database";
 import { startFleet } from "@/sim/fleet";
+import { startSimLbHost } from "@/sim/lb-host";
 import { loadOrCreateClientKey } from "@/sim/ssh-server";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -27,6 +35,7 @@ const PROFILES = {
     sshPort: 2222,
     controlPort: 7070,
     metricsPort: 9464,
+    lbBasePort: 8080,
     distDir: ".next",
   },
   e2e: {
@@ -36,6 +45,7 @@ const PROFILES = {
     sshPort: 12222,
     controlPort: 17070,
     metricsPort: 19464,
+    lbBasePort: 18080,
     distDir: ".next-e2e",
   },
 } as const;
@@ -58,10 +68,17 @@ const say = (line: string) => console.log(`[demo] ${line}`);
 const children: ChildProcess[] = [];
 const cleanups: Array<() => Promise<void>> = [];
 let stopping = false;
+let stoppingAt = 0;
 
 async function shutdown(code: number): Promise<never> {
-  if (stopping) process.exit(code);
+  if (stopping) {
+    // Ctrl-C reaches npx and this process at once, so the first signal often arrives twice: only a
+    // second Ctrl-C a moment later means "stop waiting", and even then children are told first.
+    if (Date.now() - stoppingAt < 2_000) return new Promise<never>(() => {});
+    process.exit(code);
+  }
   stopping = true;
+  stoppingAt = Date.now();
   say("stopping…");
   await stopChildren(children);
   for (const fn of cleanups.reverse()) await fn().catch((e: Error) => say(`cleanup: ${e.message}`));
@@ -128,6 +145,67 @@ async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
   throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
 }
 
+/**
+ * Fronts every demo cluster with a real nginx (when installed) that Switchyard drives over SSH on a
+ * simulated LB host, as it would a real LB box. Returns the banner lines.
+ */
+async function startLoadBalancer(
+  db: ReturnType<typeof createDb>["db"],
+  authorizedKey: string,
+): Promise<string[]> {
+  if (!existsSync(NGINX_BIN)) {
+    await detachDemoLoadBalancers(db);
+    return [
+      `Traffic:     nginx is not installed (${NGINX_BIN}), so the clusters have no load balancer;`,
+      "                 switchovers skip the traffic step. Install nginx-light to see traffic move.",
+    ];
+  }
+  try {
+    const lbHost = await startSimLbHost({
+      name: "lb-1",
+      host: DEMO_LB_HOST,
+      port: profile.sshPort,
+      dataDir: path.join(dataDir, "sim"),
+      authorizedKeys: authorizedKey,
+    });
+    cleanups.push(() => lbHost.stop());
+    const nginxDir = path.join(dataDir, "nginx");
+    await fs.mkdir(nginxDir, { recursive: true });
+    const nginx = await startNginx({
+      dir: nginxDir,
+      clusters: DEMO_CLUSTERS.map((c, i) => ({
+        clusterName: c.name,
+        listenHost: "127.0.0.1",
+        listenPort: profile.lbBasePort + i,
+      })),
+      upstreams: await demoUpstreams(db),
+    });
+    cleanups.push(() => nginx.stop());
+    await upsertDemoLoadBalancers(db, {
+      sshPort: lbHost.port,
+      hostKeyFingerprint: lbHost.hostKeyFingerprint,
+      nginxBin: NGINX_BIN,
+      nginxConfPath: nginx.confPath,
+      endpoints: new Map(
+        DEMO_CLUSTERS.map((c) => [
+          c.name,
+          { upstreamPath: nginx.upstreamPath(c.name), url: nginx.url(c.name) },
+        ]),
+      ),
+    });
+    say(`nginx (pid ${nginx.pid}) fronts the clusters; LB host ${DEMO_LB_HOST}:${lbHost.port} over SSH`);
+    return [
+      `Traffic:     through nginx — ${DEMO_CLUSTERS.map((c) => `${c.name} ${nginx.url(c.name)}`).join(", ")}`,
+      `             e.g. curl '${nginx.url(DEMO_CLUSTERS[0]?.name ?? "")}/api/v1/search?q=gpu'`,
+    ];
+  } catch (err) {
+    await detachDemoLoadBalancers(db);
+    return [
+      `Traffic:     nginx could not start (${(err as Error).message}); switchovers skip the traffic step`,
+    ];
+  }
+}
+
 async function main() {
   const started = Date.now();
   await fs.mkdir(dataDir, { recursive: true });
@@ -175,6 +253,7 @@ async function main() {
     sshPort: profile.sshPort,
     servicePort: profile.servicePort,
   });
+  const lbLines = await startLoadBalancer(db, client.publicKeyLine);
   await sql.end();
   say(
     seeded.created.length
@@ -225,6 +304,7 @@ async function main() {
     Fleet:       ${DEMO_CLUSTERS.map((c) => `${c.name} (${c.nodes.length})`).join(", ")}
     Controller:  probing every node each second; metrics on http://127.0.0.1:${profile.metricsPort}/metrics
     Faults:      npm run sim:fault -- gte-a crash   (see README for the list)
+${lbLines.map((l) => `    ${l}`).join("\n")}
 
   Press Ctrl-C to stop everything.
 `);

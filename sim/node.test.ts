@@ -97,6 +97,46 @@ describe("simulated node HTTP API", () => {
     expect((await httpRequest(apiUrl(master, "/api/v1/activate"))).status).toBe(405);
   });
 
+  it("answers GET search like POST search, and rejects a missing, repeated or oversized q", async () => {
+    const post = await httpRequest(apiUrl(master, "/api/v1/search"), {
+      method: "POST",
+      body: JSON.stringify({ query: "gpu failover & index", k: 4 }),
+    });
+    const get = await httpRequest(
+      apiUrl(standby, `/api/v1/search?q=${encodeURIComponent("gpu failover & index")}&k=4`),
+    );
+    expect(get).toMatchObject({ status: 200, body: { node: "node-b", query: "gpu failover & index", k: 4 } });
+    expect((get.body as { hits: unknown[] }).hits).toEqual((post.body as { hits: unknown[] }).hits);
+    const defaultK = await httpRequest(apiUrl(master, "/api/v1/search?q=x"));
+    expect(defaultK).toMatchObject({ status: 200, body: { node: "node-a", k: 5 } });
+
+    for (const bad of [
+      "",
+      "?k=3",
+      "?q=",
+      "?q=a&q=b",
+      "?q=a&k=0",
+      "?q=a&k=101",
+      "?q=a&k=abc",
+      "?q=a&k=1&k=2",
+      `?q=${"x".repeat(2_001)}`,
+    ]) {
+      const res = await httpRequest(apiUrl(master, `/api/v1/search${bad}`));
+      expect(res, bad).toMatchObject({ status: 400, body: { error: "bad_request" } });
+    }
+    const put = await httpRequest(apiUrl(master, "/api/v1/search?q=a"), { method: "PUT" });
+    expect(put).toMatchObject({ status: 405, body: { allow: "GET, POST" } });
+
+    await fault(master, "http503");
+    expect((await httpRequest(apiUrl(master, "/api/v1/search?q=a"))).status).toBe(503);
+    await fault(master, "recover");
+    await fault(master, "gpu_lost");
+    expect(await httpRequest(apiUrl(master, "/api/v1/search?q=a"))).toMatchObject({
+      status: 503,
+      body: { error: "unhealthy" },
+    });
+  });
+
   it("refuses activate without a valid epoch (400) and with a stale epoch (409), keeping the role", async () => {
     const missing = await httpRequest(apiUrl(standby, "/api/v1/activate"), { method: "POST" });
     expect(missing).toMatchObject({ status: 400, body: { error: "bad_request" } });

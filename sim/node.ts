@@ -527,24 +527,30 @@ export class SimNode {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const pathname = new URL(req.url ?? "/", "http://sim.invalid").pathname;
+    const url = new URL(req.url ?? "/", "http://sim.invalid");
+    const pathname = url.pathname;
     const method = req.method ?? "GET";
-    const routes: Record<string, { method: string; run: () => Promise<void> }> = {
-      "/health": { method: "GET", run: () => this.handleHealth(res) },
-      "/api/v1/degrade": { method: "POST", run: () => this.handleDegrade(req, res) },
-      "/api/v1/activate": { method: "POST", run: () => this.handleActivate(req, res) },
-      "/api/v1/status": { method: "GET", run: async () => sendJson(res, 200, this.status()) },
-      "/api/v1/search": { method: "POST", run: () => this.handleSearch(req, res) },
+    const routes: Record<string, { methods: readonly string[]; run: () => Promise<void> }> = {
+      "/health": { methods: ["GET"], run: () => this.handleHealth(res) },
+      "/api/v1/degrade": { methods: ["POST"], run: () => this.handleDegrade(req, res) },
+      "/api/v1/activate": { methods: ["POST"], run: () => this.handleActivate(req, res) },
+      "/api/v1/status": { methods: ["GET"], run: async () => sendJson(res, 200, this.status()) },
+      // GET is the idempotent variant, so a load balancer may retry it on another member.
+      "/api/v1/search": {
+        methods: ["GET", "POST"],
+        run: () => (method === "POST" ? this.handleSearch(req, res) : this.handleSearchQuery(req, url, res)),
+      },
     };
     const route = routes[pathname];
     if (!route) {
       req.resume();
       return sendJson(res, 404, { error: "not_found", path: pathname });
     }
-    if (method !== route.method && !(route.method === "GET" && method === "HEAD")) {
+    if (!route.methods.includes(method) && !(route.methods.includes("GET") && method === "HEAD")) {
       req.resume();
-      res.setHeader("allow", route.method);
-      return sendJson(res, 405, { error: "method_not_allowed", allow: route.method });
+      const allow = route.methods.join(", ");
+      res.setHeader("allow", allow);
+      return sendJson(res, 405, { error: "method_not_allowed", allow });
     }
     this.requestsServed += 1;
     await route.run();
@@ -603,11 +609,36 @@ export class SimNode {
     const body = searchBody.safeParse(await readJsonBody(req, MAX_BODY_BYTES));
     if (!body.success)
       return sendJson(res, 400, badRequest(body.error, 'expected {"query": string, "k"?: 1..100}'));
+    await this.answerSearch(res, body.data.query, body.data.k);
+  }
+
+  /** GET /api/v1/search?q=...&k=...: the same search, idempotent, with the query in the URL. */
+  private async handleSearchQuery(req: IncomingMessage, url: URL, res: ServerResponse): Promise<void> {
+    req.resume();
+    const qs = url.searchParams.getAll("q");
+    const ks = url.searchParams.getAll("k");
+    const kText = ks[0];
+    const parsed = searchBody.safeParse({
+      query: qs.length === 1 ? qs[0] : undefined,
+      k: kText === undefined ? undefined : /^[0-9]{1,3}$/.test(kText) ? Number(kText) : Number.NaN,
+    });
+    if (!parsed.success || qs.length !== 1 || ks.length > 1) {
+      return sendJson(res, 400, {
+        error: "bad_request",
+        message: "expected ?q=<1..2000 characters>&k=<1..100>, each at most once",
+        issues: parsed.success
+          ? [{ path: "query", message: "q and k may each appear at most once" }]
+          : parsed.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })),
+      });
+    }
+    await this.answerSearch(res, parsed.data.query, parsed.data.k);
+  }
+
+  private async answerSearch(res: ServerResponse, query: string, k = 5): Promise<void> {
     if (this.faultSet.has("gpu_lost")) {
       return sendJson(res, 503, { error: "unhealthy", message: GPU_LOST_HEALTH_ERROR });
     }
     if (this.faultSet.has("http503")) return sendJson(res, 503, { error: "unhealthy" });
-    const { query, k = 5 } = body.data;
     const started = performance.now();
     const hits = fakeHits(query, k);
     await this.delay(2 + (hits.seed % 6));

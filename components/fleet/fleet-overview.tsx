@@ -1,6 +1,7 @@
 "use client";
 
 import { useQuery } from "@tanstack/react-query";
+import { SwitchoverButton } from "@/components/switchover/switchover-button";
 import { Time } from "@/components/ui/time";
 import type { FleetCluster, FleetNode } from "@/server/fleet/queries";
 import { fetchFleetOverview, fleetOverviewKey } from "./query";
@@ -110,6 +111,7 @@ function ClusterCard({ cluster }: { cluster: FleetCluster }) {
           </tbody>
         </table>
       </div>
+      <SwitchoverButton cluster={cluster} />
     </section>
   );
 }

@@ -35,6 +35,9 @@ export const loadBalancers = pgTable(
     upstreamConfigPath: text("upstream_config_path").notNull(),
     /** The endpoint clients use; verify checks it answers after a switch. */
     endpointUrl: text("endpoint_url").notNull(),
+    /** nginx on the LB host: the binary and its main config (-c); null = nginx's default. */
+    nginxBin: text("nginx_bin").notNull().default("nginx"),
+    nginxConfPath: text("nginx_conf_path"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },

@@ -41,6 +41,9 @@ export const nodes = pgTable(
     /** What the node itself last said on /health ("master" | "standby"), if anything. */
     reportedRole: text("reported_role"),
     maintenance: boolean("maintenance").notNull().default(false),
+    /** Pool members only: whether the load balancer sends it traffic (in), or it was ejected by
+     * the controller (failed) or drained by an operator. */
+    lbStatus: text("lb_status").notNull().default("in"),
     stateChangedAt: timestamp("state_changed_at", { withTimezone: true }).notNull().defaultNow(),
     lastSeenAt: timestamp("last_seen_at", { withTimezone: true }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
@@ -53,6 +56,7 @@ export const nodes = pgTable(
     check("nodes_ports_ck", sql`${t.sshPort} between 1 and 65535 and ${t.servicePort} between 1 and 65535`),
     check("nodes_weight_ck", sql`${t.weight} between 0 and 1000`),
     check("nodes_priority_ck", sql`${t.priority} between 0 and 10000`),
+    check("nodes_lb_status_ck", sql`${t.lbStatus} in ('in', 'ejected', 'drained')`),
     check("nodes_health_path_ck", sql`${t.healthPath} ~ '^/[A-Za-z0-9._~/-]*$'`),
   ],
 );

@@ -19,7 +19,19 @@ import { users } from "./auth";
 import { clusters } from "./clusters";
 import { nodes } from "./nodes";
 
-export const switchoverKind = pgEnum("switchover_kind", ["manual", "auto", "drill", "rollback"]);
+/**
+ * manual | auto | drill move the primary of an active-standby cluster; eject | readmit | drain change
+ * one member of an active-active pool in the load balancer (same journal, same report).
+ */
+export const switchoverKind = pgEnum("switchover_kind", [
+  "manual",
+  "auto",
+  "drill",
+  "rollback",
+  "eject",
+  "readmit",
+  "drain",
+]);
 export const switchoverState = pgEnum("switchover_state", [
   "requested",
   "preflight",

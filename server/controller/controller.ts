@@ -13,9 +13,9 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { and, eq, inArray, isNull } from "drizzle-orm";
+import { and, eq, gte, inArray, isNull } from "drizzle-orm";
 import { createDb, type Db } from "@/db/client";
-import { alerts, clusterAvailabilityChanges, nodeStateChanges, nodes } from "@/db/schema";
+import { alerts, clusterAvailabilityChanges, nodeStateChanges, nodes, switchovers } from "@/db/schema";
 import { loadPrivateKey } from "@/server/credentials/store";
 import { GpuCollector, toGpuObservation } from "@/server/gpu/collector";
 import type { GpuSample } from "@/server/gpu/parse-nvidia-smi";
@@ -32,11 +32,19 @@ import {
 import { type ControllerMetrics, createControllerMetrics } from "@/server/metrics/controller-metrics";
 import { startMetricsServer } from "@/server/metrics/serve-metrics";
 import { INVENTORY_CHANNEL, listen, recordEvent } from "@/server/notify/events";
-import { type AlertKind, NodeAlertState } from "@/server/policy/alerts";
+import { type AlertKind, autoFailoverGuard, failoverRateAlert, NodeAlertState } from "@/server/policy/alerts";
 import { assessFleetBlip, NodeDetector, type Transition } from "@/server/policy/detector";
 import type { ProbeResult } from "@/server/probes/probe-node";
 import { ProbeScheduler, type ProbeSchedulerStats } from "@/server/probes/scheduler";
-import { type Inventory, type InventoryNode, isClusterAvailable, loadInventory } from "./inventory";
+import { SwitchoverExecutor } from "@/server/switchover/engine";
+import { requestPoolChange, requestSwitchover, SwitchoverRequestError } from "@/server/switchover/request";
+import {
+  type Inventory,
+  type InventoryCluster,
+  type InventoryNode,
+  isClusterAvailable,
+  loadInventory,
+} from "./inventory";
 import { acquireOrRenewLease, assertLeaseEpoch, CONTROLLER_LEASE, releaseLease } from "./lease";
 
 export type ControllerOptions = {
@@ -156,6 +164,13 @@ export class Controller {
   private clusterAvailable = new Map<string, boolean | null>();
   private prober: ProbeScheduler | null = null;
   private collector: GpuCollector | null = null;
+  private executor: SwitchoverExecutor | null = null;
+  /** Per cluster: start times of automatic failovers in the last hour (cooldown and freeze). */
+  private autoFailovers = new Map<string, number[]>();
+  /** Per cluster: a decision in progress (request being written), and the last reason it was blocked. */
+  private deciding = new Set<string>();
+  private lastBlock = new Map<string, string>();
+  private lastPickUp = 0;
   private unlisten: (() => Promise<void>) | null = null;
   private reloadRequested = false;
   private lastInventoryLoad = 0;
@@ -320,8 +335,19 @@ export class Controller {
       this.opts.log("no secret key: GPU telemetry over SSH is off (set SWITCHYARD_SECRET_KEY)");
     }
     await this.reloadInventory();
+    await this.loadFailoverHistory();
     this.prober.start();
     this.collector?.start();
+    this.executor = new SwitchoverExecutor({
+      db: this.db,
+      sql: this.handle.sql,
+      secretKey: this.opts.secretKey,
+      controllerEpoch: () => (this.leader ? this.epoch : null),
+      nodeState: (id) => this.runtimes.get(id)?.detector.state,
+      log: this.opts.log,
+      onFinished: (sw) => this.onSwitchoverFinished(sw),
+    });
+    await this.executor.start().catch((err: Error) => this.opts.log(`switchover executor: ${err.message}`));
     this.queueEvent({
       kind: "controller.leader",
       severity: "info",
@@ -338,6 +364,8 @@ export class Controller {
     this.metrics.controllerLeader.set(0);
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
+    await this.executor?.stop();
+    this.executor = null;
     await this.prober?.stop();
     await this.collector?.stop();
     this.prober = null;
@@ -516,6 +544,8 @@ export class Controller {
       if (now !== null) this.clusterAvailable.set(cluster.id, now);
     }
     if (t.to !== "suspect") rt.suspectSince = t.to === "healthy" ? null : rt.suspectSince;
+    // Decide now, not at the next tick: every second counts in a failover.
+    if (cluster && (t.to === "failed" || t.to === "healthy")) void this.decide(cluster.id);
   }
 
   private onGpuSamples(nodeId: string, samples: GpuSample[], at: number): void {
@@ -644,6 +674,14 @@ export class Controller {
         await this.reloadInventory();
       }
       await this.flush();
+      if (this.dbHealthy) {
+        for (const id of this.inventory.clusters.keys()) await this.decide(id);
+        // LISTEN delivers requests at once; this is the safety net for a missed notification.
+        if (now - this.lastPickUp > 5_000) {
+          this.lastPickUp = now;
+          await this.executor?.pickUp();
+        }
+      }
       if (now - this.lastMaintenance > 60_000 && this.dbHealthy) {
         this.lastMaintenance = now;
         await this.maintenance(new Date(now)).catch((err: Error) =>
@@ -655,6 +693,193 @@ export class Controller {
       this.metrics.bufferedRows.set(this.heartbeats.length + this.gpuRows.length);
     } finally {
       this.tickBusy = false;
+    }
+  }
+
+  // ---- decisions: automatic failover and pool membership ----------------------------------
+
+  private async loadFailoverHistory(): Promise<void> {
+    try {
+      const rows = await this.db
+        .select({ clusterId: switchovers.clusterId, at: switchovers.requestedAt })
+        .from(switchovers)
+        .where(
+          and(eq(switchovers.kind, "auto"), gte(switchovers.requestedAt, new Date(Date.now() - 3_600_000))),
+        );
+      this.autoFailovers.clear();
+      for (const r of rows) {
+        const list = this.autoFailovers.get(r.clusterId) ?? [];
+        list.push(r.at.getTime());
+        this.autoFailovers.set(r.clusterId, list);
+      }
+    } catch (err) {
+      this.opts.log(`could not read recent failovers: ${(err as Error).message}`);
+    }
+  }
+
+  private onSwitchoverFinished(sw: { clusterId: string; kind: string; state: string }): void {
+    const cluster = this.inventory.clusters.get(sw.clusterId);
+    if (cluster && (sw.kind === "manual" || sw.kind === "auto" || sw.kind === "drill")) {
+      this.metrics.recordFailover(cluster.name, sw.state === "rolled_back" ? "rollback" : sw.kind);
+    }
+    // The inventory changed (new primary, LB membership): read it before the next decision.
+    this.reloadRequested = true;
+    void this.reloadInventory().then(() => this.decide(sw.clusterId));
+  }
+
+  /**
+   * One decision for one cluster, from memory: fail over an active-standby cluster whose primary
+   * the detector failed, or eject / readmit pool members. Requests go through the same path as an
+   * operator's (a row, audited, picked up by the executor), so the database's one-in-flight rule
+   * holds for automatic ones too.
+   */
+  private async decide(clusterId: string): Promise<void> {
+    const cluster = this.inventory.clusters.get(clusterId);
+    if (!cluster || !this.leader || this.blipHeld || this.deciding.has(clusterId)) return;
+    if (this.executor?.activeClusterIds().has(clusterId)) return;
+    this.deciding.add(clusterId);
+    try {
+      if (cluster.mode === "active_standby") await this.decideFailover(cluster);
+      else if (cluster.loadBalancerId) await this.decidePool(cluster);
+    } catch (err) {
+      if (err instanceof SwitchoverRequestError && err.code === "in_flight") return;
+      this.opts.log(`decision for ${cluster.name}: ${(err as Error).message}`);
+    } finally {
+      this.deciding.delete(clusterId);
+    }
+  }
+
+  private async decideFailover(cluster: InventoryCluster): Promise<void> {
+    const primary = cluster.primaryNodeId ? this.runtimes.get(cluster.primaryNodeId) : undefined;
+    if (primary?.detector.state !== "failed") {
+      this.lastBlock.delete(cluster.id);
+      return;
+    }
+    const now = Date.now();
+    const standbys = cluster.nodeIds
+      .map((id) => this.runtimes.get(id))
+      .filter((rt): rt is NodeRuntime => !!rt && rt.node.id !== primary.node.id && !rt.node.maintenance)
+      .filter((rt) => rt.detector.state === "healthy")
+      .sort((a, b) => a.node.priority - b.node.priority || a.node.name.localeCompare(b.node.name));
+    const history = (this.autoFailovers.get(cluster.id) ?? []).filter((t) => t > now - 3_600_000);
+    const decision = autoFailoverGuard({
+      now,
+      lastAutoFailoverAt: history.length > 0 ? Math.max(...history) : null,
+      failoverTimesMs: history,
+      policy: cluster.policy,
+      maintenance: cluster.maintenance,
+      inFlight: this.executor?.activeClusterIds().has(cluster.id) ?? false,
+      standbyHealthy: standbys.length > 0,
+      frozenUntil: cluster.frozenUntil?.getTime() ?? null,
+    });
+    if (!decision.allowed) {
+      if (this.lastBlock.get(cluster.id) !== decision.reason) {
+        this.lastBlock.set(cluster.id, decision.reason);
+        this.queueEvent({
+          kind: "failover.blocked",
+          severity: "critical",
+          clusterId: cluster.id,
+          nodeId: primary.node.id,
+          message: `${cluster.name}: primary ${primary.node.name} failed, no automatic failover: ${decision.message}`,
+          data: { reason: decision.reason, until: decision.until ?? null },
+        });
+        const rate = failoverRateAlert(history, now, cluster.policy);
+        if (decision.reason === "frozen" && rate) {
+          this.writes.push({
+            kind: "alert_fire",
+            nodeId: null,
+            clusterId: cluster.id,
+            alertKind: rate.kind,
+            severity: rate.severity,
+            message: `${cluster.name}: ${rate.message}`,
+            at: now,
+          });
+        }
+      }
+      return;
+    }
+    const target = standbys[0] as NodeRuntime;
+    const evidence = {
+      detectedAt: new Date(primary.detector.stateSince ?? now).toISOString(),
+      primary: {
+        name: primary.node.name,
+        state: primary.detector.state,
+        lastProbe: primary.lastProbe,
+      },
+      standby: { name: target.node.name, state: target.detector.state, lastProbe: target.lastProbe },
+      gpu: primary.lastGpu,
+      policy: {
+        preset: cluster.policy.preset,
+        probeIntervalMs: cluster.policy.probeIntervalMs,
+        failuresToFail: cluster.policy.failuresToFail,
+        signalsRequired: cluster.policy.signalsRequired,
+      },
+    };
+    const { id } = await requestSwitchover(this.db, {
+      cluster: cluster.id,
+      target: target.node.id,
+      kind: "auto",
+      reason: `primary ${primary.node.name} failed (${primary.lastProbe?.error ?? "health checks failing"})`,
+      actor: { label: "controller", role: "system" },
+      evidence,
+    });
+    history.push(now);
+    this.autoFailovers.set(cluster.id, history);
+    this.lastBlock.delete(cluster.id);
+    this.opts.log(
+      `automatic failover of ${cluster.name}: ${primary.node.name} → ${target.node.name} (${id})`,
+    );
+    await this.executor?.pickUp();
+  }
+
+  private async decidePool(cluster: InventoryCluster): Promise<void> {
+    for (const id of cluster.nodeIds) {
+      const rt = this.runtimes.get(id);
+      if (!rt || rt.node.maintenance) continue;
+      const state = rt.detector.state;
+      let kind: "eject" | "readmit" | null = null;
+      if (rt.node.lbStatus === "in" && state === "failed") {
+        const othersServing = cluster.nodeIds.some((o) => {
+          const ort = this.runtimes.get(o);
+          return (
+            o !== id &&
+            ort?.node.lbStatus === "in" &&
+            !ort.node.maintenance &&
+            (ort.detector.state === "healthy" || ort.detector.state === "suspect")
+          );
+        });
+        if (!othersServing) {
+          const key = `last:${id}`;
+          if (this.lastBlock.get(cluster.id) !== key) {
+            this.lastBlock.set(cluster.id, key);
+            this.queueEvent({
+              kind: "failover.blocked",
+              severity: "critical",
+              clusterId: cluster.id,
+              nodeId: id,
+              message: `${cluster.name}: ${rt.node.name} failed but is the last member serving; not ejecting it`,
+            });
+          }
+          continue;
+        }
+        kind = "eject";
+      } else if (rt.node.lbStatus === "ejected" && state === "healthy") {
+        // healthy again after `successesToRecover` good probes in a row (the detector's recovery).
+        kind = "readmit";
+      }
+      if (!kind) continue;
+      await requestPoolChange(this.db, {
+        node: id,
+        kind,
+        reason:
+          kind === "eject"
+            ? `${rt.node.name} failed (${rt.lastProbe?.error ?? "health checks failing"})`
+            : `${rt.node.name} healthy again (${cluster.policy.successesToRecover} good probes)`,
+        actor: { label: "controller", role: "system" },
+        evidence: { node: rt.node.name, state, lastProbe: rt.lastProbe },
+      });
+      await this.executor?.pickUp();
+      return; // one change at a time per cluster
     }
   }
 

@@ -21,6 +21,8 @@ export type InventoryNode = {
   stateChangedAt: Date;
   maintenance: boolean;
   priority: number;
+  /** Pool members: in the LB upstream, or ejected / drained. */
+  lbStatus: string;
 };
 
 export type InventoryCluster = {
@@ -30,6 +32,8 @@ export type InventoryCluster = {
   primaryNodeId: string | null;
   epoch: number;
   maintenance: boolean;
+  loadBalancerId: string | null;
+  frozenUntil: Date | null;
   policy: Policy;
   nodeIds: string[];
 };
@@ -69,6 +73,8 @@ export async function loadInventory(db: DbOrTx): Promise<Inventory> {
       primaryNodeId: c.primaryNodeId,
       epoch: c.epoch,
       maintenance: c.maintenance,
+      loadBalancerId: c.loadBalancerId,
+      frozenUntil: c.frozenUntil,
       policy,
       nodeIds: c.nodes.map((n) => n.id),
     });
@@ -89,6 +95,7 @@ export async function loadInventory(db: DbOrTx): Promise<Inventory> {
         stateChangedAt: n.stateChangedAt,
         maintenance: n.maintenance,
         priority: n.priority,
+        lbStatus: n.lbStatus,
       });
     }
   }

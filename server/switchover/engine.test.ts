@@ -1,0 +1,335 @@
+// The switchover engine end to end: a real controller (in-process), real Postgres, the simulator's
+// nodes over real SSH, and a real nginx in front whose upstream the engine rewrites over SSH on a
+// simulated LB host. Traffic is real HTTP through nginx.
+import { and, desc, eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { alerts, auditLog, clusters, nodes, switchoverSteps, switchovers } from "@/db/schema";
+import { Controller } from "@/server/controller/controller";
+import type { Policy } from "@/server/policy/types";
+import { findDoubleMasterIntervals } from "@/sim/role-log";
+import { waitFor } from "@/test/cluster";
+import { type SwitchoverRig, startSwitchoverRig, whoServes } from "@/test/switchover-rig";
+import { DEFAULT_PLAYBOOKS } from "./default-playbooks";
+import { savePlaybookVersion } from "./playbook";
+import type { SwitchoverReport } from "./report";
+import { requestSwitchover, SwitchoverRequestError } from "./request";
+
+const POLICY: Partial<Policy> = {
+  probeIntervalMs: 200,
+  tcpTimeoutMs: 200,
+  httpTimeoutMs: 300,
+  latencyThresholdMs: 250,
+  failuresToFail: 3,
+  successesToRecover: 2,
+  gpuSaturationSustainS: 1,
+  cooldownS: 1,
+  verifyDeadlineMs: 2_000,
+};
+const ACTOR = { label: "test operator", role: "operator" };
+const TERMINAL = ["completed", "rolled_back", "failed", "aborted"];
+
+/** Sends GET searches through nginx every `everyMs` until stopped; counts what failed. */
+function startTraffic(endpoint: string, everyMs = 20) {
+  let stopped = false;
+  let sent = 0;
+  const failures: string[] = [];
+  const servedBy = new Map<string, number>();
+  const loop = (async () => {
+    const deadline = Date.now() + 60_000;
+    while (!stopped && Date.now() < deadline && sent < 5_000) {
+      sent++;
+      try {
+        const res = await fetch(`${endpoint}/api/v1/search?q=gpu`, { signal: AbortSignal.timeout(3_000) });
+        const body = (await res.json().catch(() => null)) as { node?: string } | null;
+        if (res.status !== 200) failures.push(`HTTP ${res.status}`);
+        else if (body?.node) servedBy.set(body.node, (servedBy.get(body.node) ?? 0) + 1);
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return { sent, failures, servedBy };
+    },
+  };
+}
+
+describe("switchover engine against real nginx, SSH and Postgres", () => {
+  let rig: SwitchoverRig;
+  let controller: Controller;
+
+  const primaryName = async () => {
+    const [c] = await rig.h.db.select().from(clusters).where(eq(clusters.id, rig.clusterId));
+    const [n] = c?.primaryNodeId
+      ? await rig.h.db.select().from(nodes).where(eq(nodes.id, c.primaryNodeId))
+      : [];
+    return { name: n?.name ?? null, epoch: c?.epoch ?? null };
+  };
+  const finished = async (id: string, timeoutMs = 20_000) =>
+    await waitFor(
+      `switchover ${id} to end`,
+      async () => {
+        const [row] = await rig.h.db.select().from(switchovers).where(eq(switchovers.id, id));
+        return row && TERMINAL.includes(row.state) ? row : null;
+      },
+      timeoutMs,
+      50,
+    );
+  const healthy = async (...names: string[]) => {
+    for (const name of names) {
+      const id = rig.nodeIds.get(name) as string;
+      await waitFor(`${name} healthy`, () => controller.nodeState(id) === "healthy", 15_000);
+    }
+  };
+
+  beforeAll(async () => {
+    rig = await startSwitchoverRig({
+      baseUrl: inject("databaseUrl"),
+      clusterName: "sw",
+      nodes: [
+        { name: "sw-a", host: "127.0.0.61", role: "primary" },
+        { name: "sw-b", host: "127.0.0.62", role: "standby" },
+      ],
+      lbHost: "127.0.0.60",
+      policy: POLICY,
+    });
+    controller = new Controller({
+      databaseUrl: rig.url,
+      secretKey: rig.secretKey,
+      leaseTtlMs: 2_000,
+      metricsPort: null,
+      gpuSampleIntervalMs: 200,
+      log: (l) => process.env.DEBUG_CONTROLLER && console.log(l),
+    });
+    await controller.start();
+    await healthy("sw-a", "sw-b");
+  }, 90_000);
+
+  afterAll(async () => {
+    await controller?.stop();
+    await rig?.stop();
+  });
+
+  it("a manual switchover moves traffic, degrades the old primary, and leaves an audit entry and a report", async () => {
+    expect((await whoServes(rig.endpoint)).node).toBe("sw-a");
+    const traffic = startTraffic(rig.endpoint);
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    const { id } = await requestSwitchover(rig.h.db, {
+      cluster: "sw",
+      target: "sw-b",
+      reason: "driver upgrade on sw-a",
+      kind: "manual",
+      actor: ACTOR,
+    });
+    const row = await finished(id);
+    const tookMs = Date.now() - t0;
+    await new Promise((r) => setTimeout(r, 300));
+    const { sent, failures, servedBy } = await traffic.stop();
+
+    expect(row.state, row.error ?? "").toBe("completed");
+    expect(tookMs).toBeLessThan(10_000);
+    expect((await whoServes(rig.endpoint)).node).toBe("sw-b");
+    expect(rig.fleet.fleet.getNode("sw-a").role).toBe("standby");
+    expect(rig.fleet.fleet.getNode("sw-b").role).toBe("master");
+    expect(await primaryName()).toEqual({ name: "sw-b", epoch: 2 });
+    expect(rig.fleet.fleet.getNode("sw-b").epoch).toBe(2);
+    // Traffic kept flowing: every request answered, first by a, then by b.
+    expect(sent).toBeGreaterThan(20);
+    expect(failures).toEqual([]);
+    expect(servedBy.get("sw-a")).toBeGreaterThan(0);
+    expect(servedBy.get("sw-b")).toBeGreaterThan(0);
+    // The journal: every phase, in order, each step succeeded.
+    const steps = await rig.h.db
+      .select()
+      .from(switchoverSteps)
+      .where(eq(switchoverSteps.switchoverId, id))
+      .orderBy(switchoverSteps.seq);
+    expect([...new Set(steps.map((s) => s.phase))]).toEqual([
+      "preflight",
+      "fencing",
+      "switching_traffic",
+      "activating",
+      "verifying",
+    ]);
+    expect(steps.every((s) => s.state === "succeeded" && s.exitCode === 0)).toBe(true);
+    const lbStep = steps.find((s) => s.phase === "switching_traffic");
+    expect(lbStep?.command).toContain("switchyard-epoch: 2");
+    expect(lbStep?.stdout).toMatch(/epoch 2/);
+    // The audit entry, written with the request.
+    const [audit] = await rig.h.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.targetId, id), eq(auditLog.action, "switchover.request.manual")));
+    expect(audit).toMatchObject({ actorLabel: "test operator", reason: "driver upgrade on sw-a" });
+    // The report, kept on the row.
+    const report = row.report as SwitchoverReport;
+    expect(report).toMatchObject({
+      id,
+      state: "completed",
+      from: "sw-a",
+      to: "sw-b",
+      epoch: 2,
+      kind: "manual",
+    });
+    expect(report.steps).toHaveLength(steps.length);
+    expect(report.steps[0]).toEqual(
+      expect.objectContaining({ command: expect.any(String), exitCode: 0, durationMs: expect.any(Number) }),
+    );
+    expect(report.phases.map((p) => p.phase)).toContain("switching_traffic");
+    expect(findDoubleMasterIntervals(rig.fleet.fleet.roleLog.entries, ["sw-a", "sw-b"])).toEqual([]);
+  }, 60_000);
+
+  it("two concurrent requests: one runs, the other gets a clear error; a stale epoch cannot activate", async () => {
+    await healthy("sw-a", "sw-b");
+    const attempts = await Promise.allSettled(
+      [1, 2].map((i) =>
+        requestSwitchover(rig.h.db, { cluster: "sw", reason: `race ${i}`, kind: "manual", actor: ACTOR }),
+      ),
+    );
+    const ok = attempts.filter((a) => a.status === "fulfilled");
+    const refused = attempts.filter((a) => a.status === "rejected");
+    expect(ok).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    const err = (refused[0] as PromiseRejectedResult).reason as SwitchoverRequestError;
+    expect(err).toBeInstanceOf(SwitchoverRequestError);
+    expect(err.code).toBe("in_flight");
+    expect(err.message).toMatch(/already in flight/);
+    const row = await finished((ok[0] as PromiseFulfilledResult<{ id: string }>).value.id);
+    expect(row.state, row.error ?? "").toBe("completed");
+    expect(await primaryName()).toEqual({ name: "sw-a", epoch: 3 });
+
+    // sw-b has seen epoch 3 (it was degraded with it): an activation carrying epoch 2 is refused.
+    const b = rig.fleet.fleet.getNode("sw-b");
+    const res = await fetch(`http://${b.host}:${b.httpPort}/api/v1/activate`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ epoch: 2 }),
+    });
+    expect(res.status).toBe(409);
+    expect(b.role).toBe("standby");
+  }, 60_000);
+
+  it("rolls back when the new primary never reports master within the verify deadline", async () => {
+    await healthy("sw-a", "sw-b");
+    const original = DEFAULT_PLAYBOOKS.find((p) => p.kind === "activate");
+    if (!original) throw new Error("no default activate playbook");
+    // An activate playbook that does nothing: sw-b stays standby, verify must give up and roll back.
+    await savePlaybookVersion(rig.h.db, {
+      name: original.name,
+      kind: "activate",
+      steps: [
+        {
+          name: "pretend-to-activate",
+          target: "new_primary",
+          command: "true",
+          timeoutMs: 5_000,
+          expect: { exitCode: 0 },
+          onFailure: "rollback",
+        },
+      ],
+    });
+    try {
+      const traffic = startTraffic(rig.endpoint);
+      const { id } = await requestSwitchover(rig.h.db, {
+        cluster: "sw",
+        target: "sw-b",
+        reason: "rollback test",
+        kind: "manual",
+        actor: ACTOR,
+      });
+      const row = await finished(id, 30_000);
+      const { failures } = await traffic.stop();
+      expect(row.state, row.error ?? "").toBe("rolled_back");
+      expect(row.error).toMatch(/not master/);
+      // Back where it started, at a newer epoch (the forward one, then the rollback's).
+      expect(await primaryName()).toEqual({ name: "sw-a", epoch: 5 });
+      expect(rig.fleet.fleet.getNode("sw-a").role).toBe("master");
+      expect(rig.fleet.fleet.getNode("sw-b").role).toBe("standby");
+      expect((await whoServes(rig.endpoint)).node).toBe("sw-a");
+      expect(failures).toEqual([]);
+      const phases = await rig.h.db
+        .select({ phase: switchoverSteps.phase, state: switchoverSteps.state })
+        .from(switchoverSteps)
+        .where(eq(switchoverSteps.switchoverId, id))
+        .orderBy(switchoverSteps.seq);
+      expect(phases.some((p) => p.phase === "verifying" && p.state === "failed")).toBe(true);
+      expect(phases.filter((p) => p.phase === "rolling_back").every((p) => p.state === "succeeded")).toBe(
+        true,
+      );
+      const [alert] = await rig.h.db
+        .select()
+        .from(alerts)
+        .where(and(eq(alerts.clusterId, rig.clusterId), eq(alerts.kind, "switchover_failed")));
+      expect(alert?.message).toMatch(/rolled back/);
+      expect(findDoubleMasterIntervals(rig.fleet.fleet.roleLog.entries, ["sw-a", "sw-b"])).toEqual([]);
+    } finally {
+      await savePlaybookVersion(rig.h.db, { name: original.name, kind: "activate", steps: original.steps });
+    }
+  }, 60_000);
+
+  it("does not fail over for a saturated GPU alone, nor for a blip shorter than the window", async () => {
+    await healthy("sw-a", "sw-b");
+    const before = await rig.h.db.select({ id: switchovers.id }).from(switchovers);
+    const a = rig.fleet.fleet.getNode("sw-a");
+    await a.applyFault("gpu_saturated");
+    // A health blip: 2 failed probes at 200 ms, under the 3 it takes to fail.
+    await a.applyFault("http503");
+    await new Promise((r) => setTimeout(r, 380));
+    await a.clearFault("http503");
+    await new Promise((r) => setTimeout(r, 3_000));
+    await a.applyFault("recover");
+    const after = await rig.h.db.select({ id: switchovers.id }).from(switchovers);
+    expect(after.length).toBe(before.length);
+    expect(controller.nodeState(rig.nodeIds.get("sw-a") as string)).not.toBe("failed");
+    expect((await primaryName()).name).toBe("sw-a");
+  }, 30_000);
+
+  it("fails over automatically when the primary's process crashes, and records the evidence", async () => {
+    await healthy("sw-a", "sw-b");
+    const traffic = startTraffic(rig.endpoint);
+    const crashedAt = Date.now();
+    await rig.fleet.fleet.getNode("sw-a").applyFault("crash");
+    const row = await waitFor(
+      "an automatic switchover to complete",
+      async () => {
+        const [r] = await rig.h.db
+          .select()
+          .from(switchovers)
+          .where(eq(switchovers.kind, "auto"))
+          .orderBy(desc(switchovers.requestedAt))
+          .limit(1);
+        return r && TERMINAL.includes(r.state) ? r : null;
+      },
+      20_000,
+      50,
+    );
+    const recoveredMs = Date.now() - crashedAt;
+    const { failures } = await traffic.stop();
+    expect(row.state, row.error ?? "").toBe("completed");
+    expect(recoveredMs).toBeLessThan(15_000);
+    expect((await primaryName()).name).toBe("sw-b");
+    expect((await whoServes(rig.endpoint)).node).toBe("sw-b");
+    expect(row.requestedByLabel).toBe("controller");
+    expect(row.evidence).toMatchObject({
+      primary: { name: "sw-a", state: "failed" },
+      standby: { name: "sw-b" },
+    });
+    // nginx retried idempotent requests on the backup while the controller decided.
+    expect(failures).toEqual([]);
+    // Degrading the dead primary failed and the playbook went on (onFailure: continue).
+    const degrade = await rig.h.db
+      .select()
+      .from(switchoverSteps)
+      .where(and(eq(switchoverSteps.switchoverId, row.id), eq(switchoverSteps.phase, "fencing")));
+    expect(degrade[0]?.state).toBe("failed");
+    // No automatic failback once sw-a is back.
+    await rig.fleet.fleet.getNode("sw-a").applyFault("recover");
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect((await primaryName()).name).toBe("sw-b");
+  }, 60_000);
+});
