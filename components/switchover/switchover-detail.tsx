@@ -4,6 +4,7 @@
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { Time } from "@/components/ui/time";
+import { AbortSwitchoverButton } from "./abort-button";
 import { fetchSwitchover, switchoverKey } from "./query";
 
 const TERMINAL = new Set(["completed", "rolled_back", "failed", "aborted"]);
@@ -77,6 +78,7 @@ export function SwitchoverDetailView({ id }: { id: string }) {
             </div>
           )}
         </dl>
+        {!done && <AbortSwitchoverButton id={data.id} />}
         {data.error && (
           <p className={data.state === "failed" ? "error-text" : "warn-text"} role="status">
             {data.error}

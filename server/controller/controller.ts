@@ -170,6 +170,8 @@ export class Controller {
   /** Per cluster: a decision in progress (request being written), and the last reason it was blocked. */
   private deciding = new Set<string>();
   private lastBlock = new Map<string, string>();
+  /** When a stale master was last fenced, per node (at most every 10 s). */
+  private lastFence = new Map<string, number>();
   private lastPickUp = 0;
   private unlisten: (() => Promise<void>) | null = null;
   private reloadRequested = false;
@@ -753,6 +755,7 @@ export class Controller {
     const primary = cluster.primaryNodeId ? this.runtimes.get(cluster.primaryNodeId) : undefined;
     if (primary?.detector.state !== "failed") {
       this.lastBlock.delete(cluster.id);
+      if (primary) await this.fenceStaleMasters(cluster, primary.node.id);
       return;
     }
     const now = Date.now();
@@ -830,6 +833,21 @@ export class Controller {
       `automatic failover of ${cluster.name}: ${primary.node.name} → ${target.node.name} (${id})`,
     );
     await this.executor?.pickUp();
+  }
+
+  /** Standbys that claim master (a recovered ex-primary): degrade them with the current epoch. */
+  private async fenceStaleMasters(cluster: InventoryCluster, primaryId: string): Promise<void> {
+    const now = Date.now();
+    for (const id of cluster.nodeIds) {
+      if (id === primaryId) continue;
+      const rt = this.runtimes.get(id);
+      if (!rt || rt.lastProbe?.reportedRole !== "master" || rt.detector.state !== "healthy") continue;
+      const last = this.lastFence.get(id) ?? 0;
+      if (now - last < 10_000) continue;
+      this.lastFence.set(id, now);
+      const result = await this.executor?.fenceStaleMaster(cluster.id, id);
+      if (result) this.opts.log(result.message);
+    }
   }
 
   private async decidePool(cluster: InventoryCluster): Promise<void> {

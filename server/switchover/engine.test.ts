@@ -1,9 +1,10 @@
 // The switchover engine end to end: a real controller (in-process), real Postgres, the simulator's
 // nodes over real SSH, and a real nginx in front whose upstream the engine rewrites over SSH on a
 // simulated LB host. Traffic is real HTTP through nginx.
+import http from "node:http";
 import { and, desc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { alerts, auditLog, clusters, nodes, switchoverSteps, switchovers } from "@/db/schema";
+import { alerts, auditLog, clusters, events, nodes, switchoverSteps, switchovers } from "@/db/schema";
 import { Controller } from "@/server/controller/controller";
 import type { Policy } from "@/server/policy/types";
 import { findDoubleMasterIntervals } from "@/sim/role-log";
@@ -12,7 +13,7 @@ import { type SwitchoverRig, startSwitchoverRig, whoServes } from "@/test/switch
 import { DEFAULT_PLAYBOOKS } from "./default-playbooks";
 import { savePlaybookVersion } from "./playbook";
 import type { SwitchoverReport } from "./report";
-import { requestSwitchover, SwitchoverRequestError } from "./request";
+import { abortSwitchover, requestSwitchover, SwitchoverRequestError } from "./request";
 
 const POLICY: Partial<Policy> = {
   probeIntervalMs: 200,
@@ -28,6 +29,33 @@ const POLICY: Partial<Policy> = {
 const ACTOR = { label: "test operator", role: "operator" };
 const TERMINAL = ["completed", "rolled_back", "failed", "aborted"];
 
+/**
+ * One GET on a fresh connection. A keep-alive connection that nginx closes as an old worker exits
+ * after a reload races with the next request on it; clients that reuse connections retry idempotent
+ * requests on that error (browsers, Go, curl), fetch does not, so the test client does not reuse.
+ */
+function get(url: string): Promise<{ status: number; node: string | null; error?: string }> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: false, timeout: 3_000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => {
+        body += c;
+      });
+      res.on("end", () => {
+        let node: string | null = null;
+        try {
+          node = (JSON.parse(body) as { node?: string }).node ?? null;
+        } catch {}
+        resolve({ status: res.statusCode ?? 0, node });
+      });
+      res.on("error", (err) => resolve({ status: 0, node: null, error: err.message }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", (err) => resolve({ status: 0, node: null, error: err.message }));
+  });
+}
+
 /** Sends GET searches through nginx every `everyMs` until stopped; counts what failed. */
 function startTraffic(endpoint: string, everyMs = 20) {
   let stopped = false;
@@ -38,14 +66,9 @@ function startTraffic(endpoint: string, everyMs = 20) {
     const deadline = Date.now() + 60_000;
     while (!stopped && Date.now() < deadline && sent < 5_000) {
       sent++;
-      try {
-        const res = await fetch(`${endpoint}/api/v1/search?q=gpu`, { signal: AbortSignal.timeout(3_000) });
-        const body = (await res.json().catch(() => null)) as { node?: string } | null;
-        if (res.status !== 200) failures.push(`HTTP ${res.status}`);
-        else if (body?.node) servedBy.set(body.node, (servedBy.get(body.node) ?? 0) + 1);
-      } catch (err) {
-        failures.push((err as Error).message);
-      }
+      const res = await get(`${endpoint}/api/v1/search?q=gpu`);
+      if (res.status !== 200) failures.push(res.error ?? `HTTP ${res.status}`);
+      else if (res.node) servedBy.set(res.node, (servedBy.get(res.node) ?? 0) + 1);
       await new Promise((r) => setTimeout(r, everyMs));
     }
   })();
@@ -327,9 +350,98 @@ describe("switchover engine against real nginx, SSH and Postgres", () => {
       .from(switchoverSteps)
       .where(and(eq(switchoverSteps.switchoverId, row.id), eq(switchoverSteps.phase, "fencing")));
     expect(degrade[0]?.state).toBe("failed");
-    // No automatic failback once sw-a is back.
+    // No automatic failback once sw-a is back; it came back believing it is master (as a real
+    // service would), so the controller degrades it with the current epoch.
     await rig.fleet.fleet.getNode("sw-a").applyFault("recover");
-    await new Promise((r) => setTimeout(r, 2_000));
+    await waitFor(
+      "sw-a fenced back to standby",
+      () => rig.fleet.fleet.getNode("sw-a").role === "standby",
+      10_000,
+    );
+    const fenced = await waitFor("the fence event", async () => {
+      const [e] = await rig.h.db
+        .select()
+        .from(events)
+        .where(and(eq(events.kind, "node.fenced"), eq(events.nodeId, rig.nodeIds.get("sw-a") as string)));
+      return e;
+    });
+    expect(fenced?.message).toMatch(/degraded it at epoch/);
+    await new Promise((r) => setTimeout(r, 1_000));
     expect((await primaryName()).name).toBe("sw-b");
+    expect((await whoServes(rig.endpoint)).node).toBe("sw-b");
+  }, 60_000);
+
+  it("a drill switches over and back", async () => {
+    await healthy("sw-a", "sw-b");
+    const drillStart = performance.timeOrigin + performance.now();
+    const { id } = await requestSwitchover(rig.h.db, {
+      cluster: "sw",
+      reason: "daily drill",
+      kind: "drill",
+      actor: ACTOR,
+    });
+    const first = await finished(id);
+    expect(first.state, first.error ?? "").toBe("completed");
+    const back = await waitFor(
+      "the drill's way back",
+      async () => {
+        const rows = await rig.h.db.select().from(switchovers).where(eq(switchovers.kind, "drill"));
+        const r = rows.find((x) => (x.evidence as { drillOf?: string } | null)?.drillOf === id);
+        return r && TERMINAL.includes(r.state) ? r : null;
+      },
+      20_000,
+      50,
+    );
+    expect(back.state, back.error ?? "").toBe("completed");
+    expect((await primaryName()).name).toBe("sw-b");
+    expect((await whoServes(rig.endpoint)).node).toBe("sw-b");
+    const overlaps = findDoubleMasterIntervals(rig.fleet.fleet.roleLog.entries, ["sw-a", "sw-b"]);
+    expect(overlaps.filter((o) => o.endMs === null || o.endMs > drillStart)).toEqual([]);
+  }, 60_000);
+  it("an admin aborts a stuck switchover: it stops at the next step, audited", async () => {
+    await healthy("sw-a", "sw-b");
+    const activate = DEFAULT_PLAYBOOKS.find((p) => p.kind === "activate");
+    if (!activate) throw new Error("no activate playbook");
+    await savePlaybookVersion(rig.h.db, {
+      name: activate.name,
+      kind: "activate",
+      steps: activate.steps.map((st) => ({ ...st, command: `sleep 2; ${st.command}`, timeoutMs: 10_000 })),
+    });
+    try {
+      const { id } = await requestSwitchover(rig.h.db, {
+        cluster: "sw",
+        reason: "abort test",
+        kind: "manual",
+        actor: ACTOR,
+      });
+      await waitFor("activating", async () => {
+        const [r] = await rig.h.db.select().from(switchovers).where(eq(switchovers.id, id));
+        return r?.state === "activating";
+      });
+      await expect(
+        abortSwitchover(rig.h.db, { id, reason: " ", actor: { label: "admin", role: "admin" } }),
+      ).rejects.toThrow(/reason is required/);
+      await abortSwitchover(rig.h.db, {
+        id,
+        reason: "stuck in activation",
+        actor: { label: "admin", role: "admin" },
+      });
+      await new Promise((r) => setTimeout(r, 3_000));
+      const [row] = await rig.h.db.select().from(switchovers).where(eq(switchovers.id, id));
+      expect(row?.state).toBe("aborted");
+      expect(row?.error).toMatch(/aborted by admin: stuck in activation/);
+      const steps = await rig.h.db.select().from(switchoverSteps).where(eq(switchoverSteps.switchoverId, id));
+      expect(steps.some((st) => st.phase === "verifying")).toBe(false);
+      const [audit] = await rig.h.db
+        .select()
+        .from(auditLog)
+        .where(and(eq(auditLog.targetId, id), eq(auditLog.action, "switchover.abort")));
+      expect(audit).toMatchObject({ actorLabel: "admin", reason: "stuck in activation" });
+      await expect(
+        abortSwitchover(rig.h.db, { id, reason: "again", actor: { label: "admin", role: "admin" } }),
+      ).rejects.toThrow(/already ended/);
+    } finally {
+      await savePlaybookVersion(rig.h.db, { name: activate.name, kind: "activate", steps: activate.steps });
+    }
   }, 60_000);
 });

@@ -40,7 +40,7 @@ import { loadPrivateKey } from "@/server/credentials/store";
 import { renderUpstream, type UpstreamMember } from "@/server/lb/nginx-config";
 import { listen, notifyInventoryChanged, recordEvent } from "@/server/notify/events";
 import { connectSsh, exec, isSshError, type SshConnection, SshExecError } from "@/server/ssh";
-import { type ActivePlaybook, ensureBuiltInPlaybooks, loadActivePlaybooks } from "./playbook";
+import { type ActivePlaybook, ensureBuiltInPlaybooks, loadActivePlaybooks, outputMatcher } from "./playbook";
 import { buildReport } from "./report";
 import { requestSwitchover, SWITCHOVER_CHANNEL } from "./request";
 import { renderCommand, type TemplateValues } from "./template";
@@ -200,6 +200,72 @@ export class SwitchoverExecutor {
     } finally {
       this.pickUpBusy = false;
     }
+  }
+
+  /**
+   * A node that is not the cluster's primary but says it is master (a crashed ex-primary that came
+   * back after a failover still believes it leads, as real services do): degrade it with the
+   * cluster's current epoch, outside any switchover. nginx already routes elsewhere; this keeps the
+   * node's own view honest before anyone points traffic at it. Recorded as an event with the output.
+   */
+  async fenceStaleMaster(clusterId: string, nodeId: string): Promise<{ ok: boolean; message: string }> {
+    const controllerEpoch = this.opts.controllerEpoch();
+    if (controllerEpoch === null) return { ok: false, message: "not leading" };
+    const db = this.opts.db;
+    const [cluster] = await db.select().from(clusters).where(eq(clusters.id, clusterId));
+    const [node] = await db.select().from(nodes).where(eq(nodes.id, nodeId));
+    if (!cluster || !node || cluster.primaryNodeId === node.id) return { ok: false, message: "nothing to fence" };
+    // A switchover in flight owns the roles; and the node is fenced by epoch anyway: a degrade at
+    // this epoch cannot undo an activation at a newer one.
+    if ((await inFlightClusterIds(db)).has(clusterId)) return { ok: false, message: "a switchover is in flight" };
+    const [primary] = cluster.primaryNodeId
+      ? await db.select().from(nodes).where(eq(nodes.id, cluster.primaryNodeId))
+      : [];
+    const playbook = (await loadActivePlaybooks(db)).degrade;
+    const ctx: RunContext = {
+      sw: { id: "00000000-0000-0000-0000-000000000000" } as SwitchoverRow,
+      cluster,
+      lb: null,
+      members: [node],
+      verifyDeadlineMs: 10_000,
+      playbooks: null,
+      controllerEpoch,
+      seq: 0,
+      abort: new AbortController(),
+      conns: new Map(),
+    };
+    const roles: Roles = { oldPrimary: node, newPrimary: primary ?? node };
+    const outputs: string[] = [];
+    let ok = true;
+    try {
+      for (const step of playbook.steps.filter((s) => s.target === "old_primary")) {
+        const command = renderCommand(step.command, this.values(ctx, roles, cluster.epoch, node, null));
+        try {
+          const r = await exec(await this.connectionFor(ctx, node), command, {
+            timeoutMs: step.timeoutMs,
+            maxOutputBytes: STEP_OUTPUT_LIMIT_BYTES,
+          });
+          outputs.push(r.stdout.trim());
+        } catch (err) {
+          ok = false;
+          outputs.push(err instanceof SshExecError ? `exit ${err.exitCode}: ${err.stderr.trim()}` : (err as Error).message);
+        }
+      }
+    } finally {
+      for (const c of ctx.conns.values()) void c.then((conn) => conn.close()).catch(() => {});
+    }
+    const message = ok
+      ? `${node.name} reported master although ${primary?.name ?? "another node"} is the primary: degraded it at epoch ${cluster.epoch}`
+      : `${node.name} reports master although ${primary?.name ?? "another node"} is the primary, and degrading it failed: ${outputs.join("; ").slice(0, 300)}`;
+    await recordEvent(db, {
+      kind: ok ? "node.fenced" : "node.fence_failed",
+      severity: ok ? "warning" : "critical",
+      clusterId,
+      nodeId,
+      message,
+      data: { epoch: cluster.epoch, output: outputs },
+    }).catch(() => {});
+    return { ok, message };
   }
 
   // ---- one switchover ----------------------------------------------------------------------
@@ -545,7 +611,7 @@ export class SwitchoverExecutor {
       if (exitCode !== step.expect.exitCode) {
         const detail = (stderr.trim() || stdout.trim()).split("\n").slice(-1)[0] ?? "";
         error = `exit code ${exitCode ?? "none (killed)"}, expected ${step.expect.exitCode}${detail ? `: ${detail.slice(0, 300)}` : ""}`;
-      } else if (step.expect.outputMatches && !new RegExp(step.expect.outputMatches).test(stdout)) {
+      } else if (step.expect.outputMatches && !outputMatcher(step.expect.outputMatches).test(stdout)) {
         error = `output does not match /${step.expect.outputMatches}/`;
       }
     }
