@@ -841,7 +841,7 @@ export class Controller {
     for (const id of cluster.nodeIds) {
       if (id === primaryId) continue;
       const rt = this.runtimes.get(id);
-      if (!rt || rt.lastProbe?.reportedRole !== "master" || rt.detector.state !== "healthy") continue;
+      if (rt?.lastProbe?.reportedRole !== "master" || rt.detector.state !== "healthy") continue;
       const last = this.lastFence.get(id) ?? 0;
       if (now - last < 10_000) continue;
       this.lastFence.set(id, now);

@@ -214,10 +214,12 @@ export class SwitchoverExecutor {
     const db = this.opts.db;
     const [cluster] = await db.select().from(clusters).where(eq(clusters.id, clusterId));
     const [node] = await db.select().from(nodes).where(eq(nodes.id, nodeId));
-    if (!cluster || !node || cluster.primaryNodeId === node.id) return { ok: false, message: "nothing to fence" };
+    if (!cluster || !node || cluster.primaryNodeId === node.id)
+      return { ok: false, message: "nothing to fence" };
     // A switchover in flight owns the roles; and the node is fenced by epoch anyway: a degrade at
     // this epoch cannot undo an activation at a newer one.
-    if ((await inFlightClusterIds(db)).has(clusterId)) return { ok: false, message: "a switchover is in flight" };
+    if ((await inFlightClusterIds(db)).has(clusterId))
+      return { ok: false, message: "a switchover is in flight" };
     const [primary] = cluster.primaryNodeId
       ? await db.select().from(nodes).where(eq(nodes.id, cluster.primaryNodeId))
       : [];
@@ -248,7 +250,11 @@ export class SwitchoverExecutor {
           outputs.push(r.stdout.trim());
         } catch (err) {
           ok = false;
-          outputs.push(err instanceof SshExecError ? `exit ${err.exitCode}: ${err.stderr.trim()}` : (err as Error).message);
+          outputs.push(
+            err instanceof SshExecError
+              ? `exit ${err.exitCode}: ${err.stderr.trim()}`
+              : (err as Error).message,
+          );
         }
       }
     } finally {
