@@ -13,7 +13,7 @@ commands:
   validate <file>      check the file, its key files, and that credentials it references exist
   apply <file>         make the database match the file, in one transaction, audited
       --dry-run        show the plan and write nothing
-      --prune          also delete clusters and nodes that are not in the file
+      --prune          also delete clusters, nodes and load balancers that are not in the file
       --create-key     create <data dir>/secret.key if no encryption key is configured
   export               print the current inventory in the same format (no secrets)
       -o, --output F   write it to F instead of stdout
@@ -183,8 +183,10 @@ async function main(argv: string[]): Promise<number> {
       : Promise.resolve([]));
     if (missing.length > 0) throw invalid(file, missing);
     const nodeCount = parsed.file.clusters.reduce((n, c) => n + c.nodes.length, 0);
+    const lbCount = parsed.file.clusters.filter((c) => c.loadBalancer).length;
     console.log(
       `${file} is valid: ${plural(parsed.file.clusters.length, "cluster")}, ${plural(nodeCount, "node")}, ` +
+        (lbCount > 0 ? `${plural(lbCount, "load balancer")}, ` : "") +
         `${plural(parsed.file.credentials?.length ?? 0, "credential")} defined`,
     );
     return 0;

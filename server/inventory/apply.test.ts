@@ -3,7 +3,7 @@ import { asc, count, desc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createDb } from "@/db/client";
 import { runMigrations } from "@/db/migrate";
-import { auditLog, clusters, credentials, nodes, policies, switchovers } from "@/db/schema";
+import { auditLog, clusters, credentials, loadBalancers, nodes, policies, switchovers } from "@/db/schema";
 import { hashAuditRow } from "@/server/audit/append";
 import { DecryptionError } from "@/server/credentials/crypto";
 import { loadPrivateKey } from "@/server/credentials/store";
@@ -12,8 +12,14 @@ import { generateEd25519KeyPair } from "@/server/ssh/keygen";
 import { createScratchDatabase } from "@/test/db";
 import { applyInventory, InventoryConflictError, type InventoryPlan, planInventory } from "./apply";
 import { exportInventory } from "./export";
-import { InventoryValidationError } from "./schema";
-import { fp, type RawFile, sampleInventory } from "./test-fixtures";
+import { checkInventoryFile, InventoryValidationError } from "./schema";
+import {
+  fp,
+  type RawFile,
+  sampleInventory,
+  sampleInventoryWithLoadBalancers,
+  sampleLoadBalancer,
+} from "./test-fixtures";
 
 const ACTOR = "inventory-cli:tester";
 
@@ -592,5 +598,393 @@ describe("inventory apply (real Postgres)", () => {
     expect(allUnchanged(plan)).toBe(true);
     expect(plan.warnings).toEqual([]);
     expect(await rowCounts()).toEqual(before);
+  });
+});
+
+describe("inventory apply: load balancers (real Postgres)", () => {
+  let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
+  let handle: ReturnType<typeof createDb>;
+  const secretKey = randomBytes(32);
+  const fleetKey = generateEd25519KeyPair("fleet");
+  const keys = () => new Map([["fleet-key", fleetKey.privateKey]]);
+  const apply = (file: RawFile, opts: { prune?: boolean } = {}) =>
+    applyInventory(handle.db, secretKey, file, { actor: ACTOR, privateKeys: keys(), ...opts });
+  const actions = (plan: InventoryPlan) =>
+    plan.changes.filter((c) => c.action !== "unchanged").map((c) => `${c.action} ${c.kind} ${c.name}`);
+  const allUnchanged = (plan: InventoryPlan) => plan.changes.every((c) => c.action === "unchanged");
+  const lbRow = async (name: string) => {
+    const [row] = await handle.db.select().from(loadBalancers).where(eq(loadBalancers.name, name));
+    return row ?? null;
+  };
+  const linkOf = async (cluster: string) => {
+    const [row] = await handle.db.select().from(clusters).where(eq(clusters.name, cluster));
+    if (!row) throw new Error(`no cluster ${cluster}`);
+    return row.loadBalancerId;
+  };
+  const lastAudit = async (n: number) =>
+    (await handle.db.select().from(auditLog).orderBy(desc(auditLog.id)).limit(n)).reverse();
+  async function rowCounts() {
+    const n = async (t: typeof clusters | typeof loadBalancers | typeof auditLog) =>
+      (await handle.db.select({ n: count() }).from(t))[0]?.n;
+    return { clusters: await n(clusters), loadBalancers: await n(loadBalancers), audit: await n(auditLog) };
+  }
+  async function rejects(file: RawFile, opts: { prune?: boolean } = {}) {
+    const before = await rowCounts();
+    const err = await apply(file, opts).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InventoryValidationError);
+    expect(await rowCounts()).toEqual(before);
+    return (err as InventoryValidationError).issues;
+  }
+
+  beforeAll(async () => {
+    scratch = await createScratchDatabase(inject("databaseUrl"));
+    await runMigrations(scratch.url);
+    handle = createDb(scratch.url, { max: 3 });
+  });
+  afterAll(async () => {
+    await handle?.sql.end();
+    await scratch?.drop();
+  });
+
+  it("creates each cluster's load balancer with its defaults, links it, and audits it", async () => {
+    const plan = await apply(sampleInventoryWithLoadBalancers());
+    expect(actions(plan)).toEqual([
+      "create credential fleet-key",
+      "create cluster gte-pro-search",
+      "create policy gte-pro-search",
+      "create load_balancer lb-gte-pro-search",
+      "create node gte-a",
+      "create node gte-b",
+      "create cluster ollama-bridge",
+      "create policy ollama-bridge",
+      "create load_balancer bridge-lb",
+      "create node ollama-1",
+      "create node ollama-2",
+    ]);
+    expect(plan.changes.find((c) => c.kind === "load_balancer")).toEqual({
+      action: "create",
+      kind: "load_balancer",
+      name: "lb-gte-pro-search",
+      cluster: "gte-pro-search",
+      detail: "http://10.0.0.5/",
+    });
+
+    const [cred] = await handle.db.select().from(credentials);
+    const gteLb = await lbRow("lb-gte-pro-search");
+    expect(gteLb).toMatchObject({
+      host: "10.0.0.5",
+      sshPort: 22,
+      sshUser: "switchyard",
+      credentialId: cred?.id,
+      hostKeyFingerprint: fp("lb of gte-pro-search"),
+      upstreamConfigPath: "/etc/nginx/switchyard/gte-pro-search.conf",
+      endpointUrl: "http://10.0.0.5/",
+      nginxBin: "nginx",
+      nginxConfPath: null,
+    });
+    const bridgeLb = await lbRow("bridge-lb");
+    expect(bridgeLb).toMatchObject({
+      host: "lb.example.internal",
+      sshPort: 2222,
+      sshUser: "ops",
+      endpointUrl: "https://lb.example.internal:8443/v1/",
+      nginxBin: "/usr/sbin/nginx",
+      nginxConfPath: "/etc/nginx/nginx.conf",
+    });
+    expect(await linkOf("gte-pro-search")).toBe(gteLb?.id);
+    expect(await linkOf("ollama-bridge")).toBe(bridgeLb?.id);
+
+    const audit = await handle.db.select().from(auditLog).orderBy(asc(auditLog.id));
+    expect(audit.map((r) => r.action)).toEqual([
+      "credential.create",
+      "cluster.create",
+      "cluster.create",
+      "load_balancer.create",
+      "load_balancer.create",
+      "policy.create",
+      "policy.create",
+      "node.create",
+      "node.create",
+      "node.create",
+      "node.create",
+    ]);
+    const gteId = (await handle.db.select().from(clusters).where(eq(clusters.name, "gte-pro-search")))[0]?.id;
+    expect(audit[1]).toMatchObject({
+      action: "cluster.create",
+      after: { loadBalancer: "lb-gte-pro-search" },
+    });
+    expect(audit[3]).toMatchObject({
+      targetType: "load_balancer",
+      targetId: gteLb?.id,
+      clusterId: gteId,
+      after: { name: "lb-gte-pro-search", cluster: "gte-pro-search", nginxConfPath: null, sshPort: 22 },
+    });
+  });
+
+  it("changes nothing when the same file is applied again", async () => {
+    const before = await rowCounts();
+    const plan = await apply(sampleInventoryWithLoadBalancers());
+    expect(allUnchanged(plan)).toBe(true);
+    expect(plan.changes.filter((c) => c.kind === "load_balancer")).toHaveLength(2);
+    expect(plan.notInFile).toEqual([]);
+    expect(await rowCounts()).toEqual(before);
+  });
+
+  it("updates only the fields that changed; omitted fields go back to their defaults", async () => {
+    const gteLb = await lbRow("lb-gte-pro-search");
+    const f = sampleInventoryWithLoadBalancers();
+    f.clusters[0].loadBalancer.endpointUrl = "http://10.0.0.5:8080/";
+    delete f.clusters[1].loadBalancer.nginxBin;
+    delete f.clusters[1].loadBalancer.nginxConfPath;
+    const plan = await apply(f);
+    expect(plan.changes.filter((c) => c.action !== "unchanged")).toEqual([
+      {
+        action: "update",
+        kind: "load_balancer",
+        name: "lb-gte-pro-search",
+        cluster: "gte-pro-search",
+        fields: ["endpointUrl"],
+        detail: "http://10.0.0.5:8080/",
+      },
+      {
+        action: "update",
+        kind: "load_balancer",
+        name: "bridge-lb",
+        cluster: "ollama-bridge",
+        fields: ["nginxBin", "nginxConfPath"],
+        detail: "https://lb.example.internal:8443/v1/",
+      },
+    ]);
+    const after = await lbRow("lb-gte-pro-search");
+    expect(after?.id).toBe(gteLb?.id);
+    expect(after?.endpointUrl).toBe("http://10.0.0.5:8080/");
+    expect(await lbRow("bridge-lb")).toMatchObject({ nginxBin: "nginx", nginxConfPath: null });
+    expect(await lastAudit(2)).toMatchObject([
+      {
+        action: "load_balancer.update",
+        targetId: gteLb?.id,
+        before: { endpointUrl: "http://10.0.0.5/" },
+        after: { endpointUrl: "http://10.0.0.5:8080/" },
+      },
+      {
+        action: "load_balancer.update",
+        before: { nginxBin: "/usr/sbin/nginx", nginxConfPath: "/etc/nginx/nginx.conf" },
+        after: { nginxBin: "nginx", nginxConfPath: null },
+      },
+    ]);
+    expect(allUnchanged(await apply(f))).toBe(true);
+    expect(actions(await apply(sampleInventoryWithLoadBalancers()))).toEqual([
+      "update load_balancer lb-gte-pro-search",
+      "update load_balancer bridge-lb",
+    ]);
+  });
+
+  it("unlinks a load balancer the file drops, keeps it until --prune, and links it again", async () => {
+    const bridgeLb = await lbRow("bridge-lb");
+    const f = sampleInventoryWithLoadBalancers();
+    delete f.clusters[1].loadBalancer;
+    const unlinked = await apply(f);
+    expect(unlinked.changes.filter((c) => c.action !== "unchanged")).toEqual([
+      {
+        action: "update",
+        kind: "cluster",
+        name: "ollama-bridge",
+        fields: ["loadBalancer"],
+        detail: "active_active",
+      },
+    ]);
+    expect(unlinked.notInFile).toEqual([{ kind: "load_balancer", name: "bridge-lb" }]);
+    expect(await linkOf("ollama-bridge")).toBeNull();
+    expect(await lbRow("bridge-lb")).toEqual(bridgeLb);
+    expect(await lastAudit(1)).toMatchObject([
+      { action: "cluster.update", before: { loadBalancer: "bridge-lb" }, after: { loadBalancer: null } },
+    ]);
+
+    const again = await apply(f);
+    expect(allUnchanged(again)).toBe(true);
+    expect(again.notInFile).toEqual([{ kind: "load_balancer", name: "bridge-lb" }]);
+
+    // Named again: the kept row is linked again, as it was.
+    expect(actions(await apply(sampleInventoryWithLoadBalancers()))).toEqual([
+      "update cluster ollama-bridge",
+    ]);
+    expect(await linkOf("ollama-bridge")).toBe(bridgeLb?.id);
+
+    // Dropped with --prune: unlinked and deleted in one apply.
+    const pruned = await apply(f, { prune: true });
+    expect(actions(pruned)).toEqual(["update cluster ollama-bridge", "delete load_balancer bridge-lb"]);
+    expect(await lbRow("bridge-lb")).toBeNull();
+    expect(await lastAudit(1)).toMatchObject([
+      {
+        action: "load_balancer.delete",
+        targetId: bridgeLb?.id,
+        before: { name: "bridge-lb", upstreamConfigPath: "/etc/nginx/switchyard/ollama-bridge.conf" },
+      },
+    ]);
+    expect(allUnchanged(await apply(f, { prune: true }))).toBe(true);
+
+    // Added to a cluster that exists: created, then linked.
+    const added = await apply(sampleInventoryWithLoadBalancers());
+    expect(actions(added)).toEqual(["update cluster ollama-bridge", "create load_balancer bridge-lb"]);
+    expect((await lastAudit(2)).map((r) => r.action)).toEqual(["load_balancer.create", "cluster.update"]);
+    expect(await linkOf("ollama-bridge")).toBe((await lbRow("bridge-lb"))?.id);
+  });
+
+  it("renames by creating the new load balancer; the old one waits for --prune", async () => {
+    const f = sampleInventoryWithLoadBalancers();
+    f.clusters[0].loadBalancer.name = "gte-lb";
+    const renamed = await apply(f);
+    expect(actions(renamed)).toEqual(["update cluster gte-pro-search", "create load_balancer gte-lb"]);
+    expect(renamed.notInFile).toEqual([{ kind: "load_balancer", name: "lb-gte-pro-search" }]);
+    expect(await linkOf("gte-pro-search")).toBe((await lbRow("gte-lb"))?.id);
+
+    const back = await apply(sampleInventoryWithLoadBalancers(), { prune: true });
+    expect(actions(back)).toEqual(["update cluster gte-pro-search", "delete load_balancer gte-lb"]);
+    expect(await linkOf("gte-pro-search")).toBe((await lbRow("lb-gte-pro-search"))?.id);
+  });
+
+  it("prunes a cluster's load balancer with the cluster", async () => {
+    const f = sampleInventoryWithLoadBalancers();
+    f.clusters.push({
+      name: "scratch-pool",
+      mode: "active_active",
+      slaTargetPct: 99,
+      loadBalancer: sampleLoadBalancer("scratch-pool", "10.0.0.9"),
+      nodes: [
+        {
+          name: "scratch-1",
+          host: "10.9.0.1",
+          credential: "fleet-key",
+          hostKeyFingerprint: fp("s1"),
+          role: "member",
+        },
+      ],
+    });
+    expect(actions(await apply(f))).toEqual([
+      "create cluster scratch-pool",
+      "create policy scratch-pool",
+      "create load_balancer lb-scratch-pool",
+      "create node scratch-1",
+    ]);
+    const kept = await apply(sampleInventoryWithLoadBalancers());
+    expect(kept.notInFile).toEqual([{ kind: "cluster", name: "scratch-pool" }]);
+
+    // Its upstream file stays taken while the cluster stays.
+    const g = sampleInventoryWithLoadBalancers();
+    g.clusters[1].loadBalancer.upstreamConfigPath = "/etc/nginx/switchyard/scratch-pool.conf";
+    expect(await rejects(g)).toContainEqual({
+      path: "clusters[1].loadBalancer.upstreamConfigPath",
+      message: expect.stringMatching(
+        /already used by load balancer "lb-scratch-pool" \(cluster "scratch-pool"\), which is not in this file.*--prune/,
+      ),
+    });
+
+    const pruned = await apply(g, { prune: true });
+    expect(actions(pruned)).toEqual([
+      "update load_balancer bridge-lb",
+      "delete node scratch-1",
+      "delete cluster scratch-pool",
+      "delete load_balancer lb-scratch-pool",
+    ]);
+    expect(await lbRow("lb-scratch-pool")).toBeNull();
+    expect((await lastAudit(1))[0]).toMatchObject({ action: "load_balancer.delete" });
+    await apply(sampleInventoryWithLoadBalancers());
+  });
+
+  it("refuses, naming the path and writing nothing: unknown credential, a move, a switchover in flight", async () => {
+    const unknownCred = sampleInventoryWithLoadBalancers();
+    unknownCred.clusters[1].loadBalancer.credential = "nobody-key";
+    expect(await rejects(unknownCred)).toContainEqual({
+      path: "clusters[1].loadBalancer.credential",
+      message: expect.stringMatching(/unknown credential "nobody-key"/),
+    });
+
+    const move = sampleInventoryWithLoadBalancers();
+    delete move.clusters[0].loadBalancer;
+    move.clusters[1].loadBalancer.name = "lb-gte-pro-search";
+    expect(await rejects(move)).toContainEqual({
+      path: "clusters[1].loadBalancer.name",
+      message: expect.stringMatching(
+        /"lb-gte-pro-search" belongs to cluster "gte-pro-search"; apply does not move load balancers/,
+      ),
+    });
+
+    const gteId = (await handle.db.select().from(clusters).where(eq(clusters.name, "gte-pro-search")))[0]?.id;
+    if (!gteId) throw new Error("no cluster");
+    await handle.db.insert(switchovers).values({
+      clusterId: gteId,
+      kind: "manual",
+      state: "verifying",
+      requestedByLabel: "t",
+      reason: "t",
+    });
+    const changed = sampleInventoryWithLoadBalancers();
+    changed.clusters[0].loadBalancer.upstreamConfigPath = "/etc/nginx/switchyard/other.conf";
+    expect(await rejects(changed)).toEqual([
+      { path: "clusters[0].loadBalancer", message: expect.stringMatching(/switchover in flight/) },
+    ]);
+    const dropped = sampleInventoryWithLoadBalancers();
+    delete dropped.clusters[0].loadBalancer;
+    expect(await rejects(dropped)).toEqual([
+      { path: "clusters[0].loadBalancer", message: expect.stringMatching(/in flight; linking or unlinking/) },
+    ]);
+    // Other clusters' load balancers are not held up.
+    const other = sampleInventoryWithLoadBalancers();
+    other.clusters[1].loadBalancer.sshPort = 2200;
+    expect(actions(await apply(other))).toEqual(["update load_balancer bridge-lb"]);
+    await handle.db.delete(switchovers);
+    await apply(sampleInventoryWithLoadBalancers());
+  });
+
+  it("exports every load balancer field explicitly, and the export applies as unchanged", async () => {
+    const { file, warnings } = await exportInventory(handle.db);
+    expect(warnings).toEqual([]);
+    expect(file.clusters[0]?.loadBalancer).toEqual({
+      name: "lb-gte-pro-search",
+      host: "10.0.0.5",
+      sshPort: 22,
+      sshUser: "switchyard",
+      credential: "fleet-key",
+      hostKeyFingerprint: fp("lb of gte-pro-search"),
+      upstreamConfigPath: "/etc/nginx/switchyard/gte-pro-search.conf",
+      endpointUrl: "http://10.0.0.5/",
+      nginxBin: "nginx",
+      nginxConfPath: null,
+    });
+    expect(Object.keys(file.clusters[1] ?? {})).toEqual([
+      "name",
+      "description",
+      "mode",
+      "slaTargetPct",
+      "policy",
+      "loadBalancer",
+      "nodes",
+    ]);
+    expect(file.clusters[1]?.loadBalancer).toMatchObject({
+      name: "bridge-lb",
+      nginxConfPath: "/etc/nginx/nginx.conf",
+    });
+
+    const text = JSON.stringify(file);
+    expect(checkInventoryFile(JSON.parse(text)).ok).toBe(true);
+    const before = await rowCounts();
+    const plan = await applyInventory(handle.db, secretKey, JSON.parse(text), { actor: ACTOR });
+    expect(allUnchanged(plan)).toBe(true);
+    expect(plan.changes.filter((c) => c.kind === "load_balancer")).toHaveLength(2);
+    expect(await rowCounts()).toEqual(before);
+
+    // A row enrolled without a pinned host key (say, by hand) is exported with a warning, not
+    // as a file that would pin nothing.
+    await handle.db
+      .update(loadBalancers)
+      .set({ hostKeyFingerprint: null })
+      .where(eq(loadBalancers.name, "bridge-lb"));
+    const loose = await exportInventory(handle.db);
+    expect(loose.warnings).toEqual([expect.stringMatching(/load balancer "bridge-lb".*no pinned host key/)]);
+    expect(loose.file.clusters[1]?.loadBalancer).not.toHaveProperty("hostKeyFingerprint");
+    expect(checkInventoryFile(JSON.parse(JSON.stringify(loose.file))).ok).toBe(false);
+    expect(actions(await apply(sampleInventoryWithLoadBalancers()))).toEqual([
+      "update load_balancer bridge-lb",
+    ]);
   });
 });

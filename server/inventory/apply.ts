@@ -1,25 +1,38 @@
 /**
  * Planning and applying an inventory file, `kubectl apply` style: the file is the desired state of
- * the clusters, nodes, policies and credentials it names; the plan is the difference from the
- * database; applying runs the plan in ONE transaction, with an audit row per change and a NOTIFY so
- * running controllers reload at once. Applying the same file again plans only "unchanged".
+ * the clusters, nodes, policies, load balancers and credentials it names; the plan is the
+ * difference from the database; applying runs the plan in ONE transaction, with an audit row per
+ * change and a NOTIFY so running controllers reload at once. Applying the same file again plans
+ * only "unchanged".
  *
- * Identity is by name (cluster, node, credential). What apply will not do, on purpose:
+ * Identity is by name (cluster, node, load balancer, credential). A cluster's `loadBalancer` is
+ * created or updated and linked to it; a cluster without one in the file is unlinked from the one it
+ * had (omitted means "none"). What apply will not do, on purpose:
  * - move traffic. It never changes an existing cluster's `primaryNodeId` or `epoch`, nor the role
  *   of an existing node: traffic moves only through a switchover (fenced, journalled, verified).
  *   When the file's primary differs from the current one, the plan says so as a warning.
  *   A new active-standby cluster gets the file's primary at epoch 1.
- * - change a cluster's mode, or move a node between clusters (both are delete + create, done
- *   deliberately in two steps).
+ * - change a cluster's mode, or move a node or a load balancer between clusters (delete + create,
+ *   or unlink + link, done deliberately in two steps).
+ * - touch the load balancer of a cluster with a switchover in flight (the engine is driving it).
  * - delete anything without `prune`; with it, never the current primary of a cluster that stays,
- *   and nothing in a cluster with a switchover in flight.
+ *   and nothing in a cluster with a switchover in flight. A load balancer no cluster in the file
+ *   names is deleted with its cluster, or, once unlinked, by the next prune.
  * - delete credentials (nodes outside the file may use them).
  * A credential whose key pair is unchanged (same public-key fingerprint) is not rewritten; a new
  * key is sealed over the old row (rotation), and ids stay, so nodes keep their reference.
  */
 import { eq, inArray, notInArray, sql } from "drizzle-orm";
 import type { DbOrTx, Tx } from "@/db/client";
-import { clusters, credentials, nodes, policies, switchovers, TERMINAL_SWITCHOVER_STATES } from "@/db/schema";
+import {
+  clusters,
+  credentials,
+  loadBalancers,
+  nodes,
+  policies,
+  switchovers,
+  TERMINAL_SWITCHOVER_STATES,
+} from "@/db/schema";
 import { type AuditEntry, appendAudit } from "@/server/audit/append";
 import { SecretKeyError } from "@/server/credentials/crypto";
 import {
@@ -31,19 +44,24 @@ import {
 import { notifyInventoryChanged } from "@/server/notify/events";
 import { DEFAULT_POLICY, type Policy } from "@/server/policy/presets";
 import {
+  defaultLoadBalancerName,
   endpointKey,
   finishIssues,
+  type InventoryClusterSpec,
   type InventoryIssue,
+  type InventoryLoadBalancerSpec,
   type InventoryNodeSpec,
   InventoryValidationError,
+  LOAD_BALANCER_DEFAULTS,
   NODE_DEFAULTS,
   type ParsedInventory,
   type PathSegment,
   parseInventoryFile,
+  upstreamPathKey,
 } from "./schema";
 
 export type ChangeAction = "create" | "update" | "delete" | "unchanged";
-export type ChangeKind = "cluster" | "node" | "credential" | "policy";
+export type ChangeKind = "cluster" | "node" | "credential" | "policy" | "load_balancer";
 
 export type InventoryChange = {
   action: ChangeAction;
@@ -51,9 +69,10 @@ export type InventoryChange = {
   name: string;
   /** For updates: the file's names of the fields that change. */
   fields?: string[];
-  /** Nodes and policies: the cluster they belong to. */
+  /** Nodes, policies and load balancers: the cluster they belong to. */
   cluster?: string;
-  /** Short, non-secret context for people: a node's endpoint, a cluster's mode, a key fingerprint. */
+  /** Short, non-secret context for people: a node's endpoint, a cluster's mode, a key fingerprint,
+   * a load balancer's client URL. */
   detail?: string;
 };
 
@@ -62,11 +81,11 @@ export type InventoryPlan = {
   /** Things apply deliberately does not do (e.g. move the primary); read them before applying. */
   warnings: string[];
   /** In the database but not in the file, kept because `prune` is off. */
-  notInFile: Array<{ kind: "cluster" | "node"; name: string; cluster?: string }>;
+  notInFile: Array<{ kind: "cluster" | "node" | "load_balancer"; name: string; cluster?: string }>;
 };
 
 export type PlanOptions = {
-  /** Delete clusters and nodes that are in the database but not in the file. */
+  /** Delete clusters, nodes and load balancers that are in the database but not in the file. */
   prune?: boolean;
   /** Private key text by credential name, for every credential the file defines (read by the CLI). */
   privateKeys?: ReadonlyMap<string, string>;
@@ -116,6 +135,28 @@ type NodeValues = {
   maintenance: boolean;
 };
 const POLICY_FIELDS = Object.keys(DEFAULT_POLICY) as (keyof Policy)[];
+const LOAD_BALANCER_FIELDS = [
+  "host",
+  "sshPort",
+  "sshUser",
+  "credential",
+  "hostKeyFingerprint",
+  "upstreamConfigPath",
+  "endpointUrl",
+  "nginxBin",
+  "nginxConfPath",
+] as const;
+type LoadBalancerValues = {
+  host: string;
+  sshPort: number;
+  sshUser: string;
+  credential: string | null;
+  hostKeyFingerprint: string | null;
+  upstreamConfigPath: string;
+  endpointUrl: string;
+  nginxBin: string;
+  nginxConfPath: string | null;
+};
 
 // ---------------------------------------------------------------------------------------------
 // Database state
@@ -123,6 +164,7 @@ const POLICY_FIELDS = Object.keys(DEFAULT_POLICY) as (keyof Policy)[];
 type State = Awaited<ReturnType<typeof loadState>>;
 type ClusterRow = State["clusters"][number];
 type NodeRow = ClusterRow["nodes"][number];
+type LoadBalancerRow = State["loadBalancers"][number];
 
 async function loadState(db: DbOrTx) {
   const clusterRows = await db.query.clusters.findMany({
@@ -130,6 +172,7 @@ async function loadState(db: DbOrTx) {
     orderBy: clusters.name,
   });
   const credentialRows = await db.select().from(credentials).orderBy(credentials.name);
+  const loadBalancerRows = await db.select().from(loadBalancers).orderBy(loadBalancers.name);
   const inFlight = await db
     .select({ clusterId: switchovers.clusterId })
     .from(switchovers)
@@ -137,6 +180,7 @@ async function loadState(db: DbOrTx) {
   return {
     clusters: clusterRows,
     credentials: credentialRows,
+    loadBalancers: loadBalancerRows,
     inFlight: new Set(inFlight.map((r) => r.clusterId)),
   };
 }
@@ -151,6 +195,7 @@ type Ctx = {
   credentialIds: Map<string, string>;
   clusterIds: Map<string, string>;
   nodeIds: Map<string, string>;
+  loadBalancerIds: Map<string, string>;
   touched: Set<string | null>;
 };
 type Step = { phase: number; order: number; run: (ctx: Ctx) => Promise<void>; sealsKey?: boolean };
@@ -164,16 +209,20 @@ function requireKey(ctx: { secretKey: Buffer | null }): Buffer {
   return ctx.secretKey;
 }
 
-/** Execution order: deletes free names and endpoints before creates take them. */
+/** Execution order: deletes free names and endpoints before creates take them; a cluster exists
+ * before its load balancer (whose audit row names it), which exists before the cluster links it. */
 const PHASE = {
   credential: 0,
   deleteNode: 1,
   deleteCluster: 2,
   cluster: 3,
-  policy: 4,
-  updateNode: 5,
-  createNode: 6,
-  setPrimary: 7,
+  loadBalancer: 4,
+  updateCluster: 5,
+  policy: 6,
+  updateNode: 7,
+  createNode: 8,
+  setPrimary: 9,
+  deleteLoadBalancer: 10,
 } as const;
 
 type Built = { plan: InventoryPlan; steps: Step[]; issues: { path: PathSegment[]; message: string }[] };
@@ -238,6 +287,50 @@ function nodeColumns(v: NodeValues, credentialIds: Map<string, string>) {
   };
 }
 
+/** The name of the load balancer the file gives the cluster, or null for none. */
+function loadBalancerNameOf(spec: InventoryClusterSpec): string | null {
+  if (!spec.loadBalancer) return null;
+  return spec.loadBalancer.name ?? defaultLoadBalancerName(spec.name);
+}
+
+function desiredLoadBalancerValues(lb: InventoryLoadBalancerSpec): LoadBalancerValues {
+  return {
+    host: lb.host,
+    sshPort: lb.sshPort ?? LOAD_BALANCER_DEFAULTS.sshPort,
+    sshUser: lb.sshUser ?? LOAD_BALANCER_DEFAULTS.sshUser,
+    credential: lb.credential,
+    hostKeyFingerprint: lb.hostKeyFingerprint,
+    upstreamConfigPath: lb.upstreamConfigPath,
+    endpointUrl: lb.endpointUrl,
+    nginxBin: lb.nginxBin ?? LOAD_BALANCER_DEFAULTS.nginxBin,
+    nginxConfPath: lb.nginxConfPath ?? LOAD_BALANCER_DEFAULTS.nginxConfPath,
+  };
+}
+
+function currentLoadBalancerValues(
+  row: LoadBalancerRow,
+  credentialName: (id: string | null) => string | null,
+): LoadBalancerValues {
+  return {
+    host: row.host,
+    sshPort: row.sshPort,
+    sshUser: row.sshUser,
+    credential: credentialName(row.credentialId),
+    hostKeyFingerprint: row.hostKeyFingerprint,
+    upstreamConfigPath: row.upstreamConfigPath,
+    endpointUrl: row.endpointUrl,
+    nginxBin: row.nginxBin,
+    nginxConfPath: row.nginxConfPath,
+  };
+}
+
+function loadBalancerColumns(v: LoadBalancerValues, credentialIds: Map<string, string>) {
+  const credentialId = v.credential === null ? null : credentialIds.get(v.credential);
+  if (credentialId === undefined) throw new Error(`credential ${v.credential} has no id`);
+  const { credential: _, ...rest } = v;
+  return { ...rest, credentialId };
+}
+
 function buildPlan(state: State, parsed: ParsedInventory, opts: PlanOptions): Built {
   const { file } = parsed;
   const prune = opts.prune ?? false;
@@ -268,6 +361,31 @@ function buildPlan(state: State, parsed: ParsedInventory, opts: PlanOptions): Bu
   }
   const fileClusterNames = new Set(file.clusters.map((c) => c.name));
   const fileNodeNames = new Set(file.clusters.flatMap((c) => c.nodes.map((n) => n.name)));
+  const loadBalancerById = new Map(state.loadBalancers.map((l) => [l.id, l]));
+  const loadBalancerByName = new Map(state.loadBalancers.map((l) => [l.name, l]));
+  const loadBalancerName = (id: string | null) => (id ? (loadBalancerById.get(id)?.name ?? null) : null);
+  /** The clusters that link each load balancer (by id); normally one. */
+  const linkedClusters = new Map<string, ClusterRow[]>();
+  for (const c of state.clusters) {
+    if (!c.loadBalancerId) continue;
+    linkedClusters.set(c.loadBalancerId, [...(linkedClusters.get(c.loadBalancerId) ?? []), c]);
+  }
+  const fileLoadBalancerNames = new Set(
+    file.clusters.flatMap((c) => {
+      const name = loadBalancerNameOf(c);
+      return name ? [name] : [];
+    }),
+  );
+  /** Load balancers outside the file that keep serving a cluster outside the file after this apply
+   * (without prune, such clusters stay): their upstream files are taken. */
+  const keptUpstreams = new Map<string, { lb: LoadBalancerRow; cluster: ClusterRow }>();
+  if (!prune) {
+    for (const l of state.loadBalancers) {
+      if (fileLoadBalancerNames.has(l.name)) continue;
+      const owner = (linkedClusters.get(l.id) ?? []).find((c) => !fileClusterNames.has(c.name));
+      if (owner) keptUpstreams.set(upstreamPathKey(l.upstreamConfigPath), { lb: l, cluster: owner });
+    }
+  }
 
   // -- credentials ---------------------------------------------------------------------------
   for (const [name, paths] of parsed.externalCredentials) {
@@ -345,6 +463,7 @@ function buildPlan(state: State, parsed: ParsedInventory, opts: PlanOptions): Bu
     const description = spec.description ?? "";
     const filePrimary = spec.nodes.find((n) => n.role === "primary")?.name ?? null;
     const inFlight = existing ? state.inFlight.has(existing.id) : false;
+    const wantLoadBalancer = loadBalancerNameOf(spec);
 
     if (existing && existing.mode !== spec.mode) {
       issues.push({
@@ -379,24 +498,57 @@ function buildPlan(state: State, parsed: ParsedInventory, opts: PlanOptions): Bu
               slaTargetPct: spec.slaTargetPct,
               nodes: spec.nodes.map((n) => n.name),
               ...(filePrimary ? { primary: filePrimary, epoch: 1 } : {}),
+              ...(wantLoadBalancer ? { loadBalancer: wantLoadBalancer } : {}),
             },
           });
         },
       );
+      if (wantLoadBalancer) {
+        later(PHASE.updateCluster, async (ctx) => {
+          const clusterId = ctx.clusterIds.get(spec.name);
+          const loadBalancerId = ctx.loadBalancerIds.get(wantLoadBalancer);
+          if (!clusterId || !loadBalancerId)
+            throw new Error(`cluster ${spec.name} or its load balancer has no id`);
+          await ctx.tx.update(clusters).set({ loadBalancerId }).where(eq(clusters.id, clusterId));
+        });
+      }
     } else {
-      const cur = { description: existing.description, slaTargetPct: existing.slaTargetPct };
-      const want = { description, slaTargetPct: spec.slaTargetPct };
-      const fields = changedFields(cur, want, ["description", "slaTargetPct"]);
+      const cur = {
+        description: existing.description,
+        slaTargetPct: existing.slaTargetPct,
+        loadBalancer: loadBalancerName(existing.loadBalancerId),
+      };
+      const want = { description, slaTargetPct: spec.slaTargetPct, loadBalancer: wantLoadBalancer };
+      const fields = changedFields(cur, want, ["description", "slaTargetPct", "loadBalancer"]);
+      if (fields.includes("loadBalancer") && inFlight) {
+        issues.push({
+          path: at("loadBalancer"),
+          message:
+            `cluster "${spec.name}" has a switchover in flight; linking or unlinking its load balancer ` +
+            "must wait until it finishes",
+        });
+      }
       if (fields.length === 0)
         add({ action: "unchanged", kind: "cluster", name: spec.name, detail: spec.mode });
       else {
         add(
           { action: "update", kind: "cluster", name: spec.name, fields, detail: spec.mode },
-          PHASE.cluster,
+          PHASE.updateCluster,
           async (ctx) => {
+            const link: { loadBalancerId?: string | null } = {};
+            if (fields.includes("loadBalancer")) {
+              const id = wantLoadBalancer === null ? null : ctx.loadBalancerIds.get(wantLoadBalancer);
+              if (id === undefined) throw new Error(`load balancer ${wantLoadBalancer} has no id`);
+              link.loadBalancerId = id;
+            }
             await ctx.tx
               .update(clusters)
-              .set({ ...want, updatedAt: new Date() })
+              .set({
+                description: want.description,
+                slaTargetPct: want.slaTargetPct,
+                ...link,
+                updatedAt: new Date(),
+              })
               .where(eq(clusters.id, existing.id));
             ctx.touched.add(existing.id);
             await ctx.audit({
@@ -472,6 +624,89 @@ function buildPlan(state: State, parsed: ParsedInventory, opts: PlanOptions): Bu
             : `cluster "${spec.name}" has no primary at the moment; apply never assigns one to an existing ` +
                 `cluster (the file names "${filePrimary}"): run a switchover to "${filePrimary}".`,
         );
+      }
+    }
+
+    // Load balancer
+    if (spec.loadBalancer && wantLoadBalancer) {
+      const lbAt = (...p: PathSegment[]) => at("loadBalancer", ...p);
+      const want = desiredLoadBalancerValues(spec.loadBalancer);
+      const found = loadBalancerByName.get(wantLoadBalancer);
+      const base = {
+        kind: "load_balancer",
+        name: wantLoadBalancer,
+        cluster: spec.name,
+        detail: want.endpointUrl,
+      } as const;
+      const owner = found
+        ? (linkedClusters.get(found.id) ?? []).find((c) => c.name !== spec.name)
+        : undefined;
+      const taken = keptUpstreams.get(upstreamPathKey(want.upstreamConfigPath));
+      if (owner) {
+        issues.push({
+          path: lbAt("name"),
+          message:
+            `load balancer "${wantLoadBalancer}" belongs to cluster "${owner.name}"; apply does not move load ` +
+            `balancers between clusters: remove it from "${owner.name}" first (drop its "loadBalancer" and ` +
+            "apply), then add it here",
+        });
+      } else if (taken) {
+        issues.push({
+          path: lbAt("upstreamConfigPath"),
+          message:
+            `upstream file ${want.upstreamConfigPath} is already used by load balancer "${taken.lb.name}" ` +
+            `(cluster "${taken.cluster.name}"), which is not in this file: change the path, or apply with ` +
+            "--prune to delete that cluster and its load balancer",
+        });
+      } else if (!found) {
+        // (A new load balancer is a new link too: a switchover in flight is reported there.)
+        add({ ...base, action: "create" }, PHASE.loadBalancer, async (ctx) => {
+          const clusterId = ctx.clusterIds.get(spec.name);
+          if (!clusterId) throw new Error(`cluster ${spec.name} has no id`);
+          const [row] = await ctx.tx
+            .insert(loadBalancers)
+            .values({ name: wantLoadBalancer, ...loadBalancerColumns(want, ctx.credentialIds) })
+            .returning({ id: loadBalancers.id });
+          if (!row) throw new Error("load balancer insert returned no row");
+          ctx.loadBalancerIds.set(wantLoadBalancer, row.id);
+          ctx.touched.add(clusterId);
+          await ctx.audit({
+            action: "load_balancer.create",
+            targetType: "load_balancer",
+            targetId: row.id,
+            clusterId,
+            after: { name: wantLoadBalancer, cluster: spec.name, ...want },
+          });
+        });
+      } else {
+        const cur = currentLoadBalancerValues(found, credentialName);
+        const fields = changedFields(cur, want, LOAD_BALANCER_FIELDS);
+        if (fields.length === 0) add({ ...base, action: "unchanged" });
+        else {
+          if (inFlight) {
+            issues.push({
+              path: lbAt(),
+              message: `cluster "${spec.name}" has a switchover in flight; load balancer changes must wait until it finishes`,
+            });
+          }
+          add({ ...base, action: "update", fields }, PHASE.loadBalancer, async (ctx) => {
+            const clusterId = ctx.clusterIds.get(spec.name);
+            if (!clusterId) throw new Error(`cluster ${spec.name} has no id`);
+            await ctx.tx
+              .update(loadBalancers)
+              .set({ ...loadBalancerColumns(want, ctx.credentialIds), updatedAt: new Date() })
+              .where(eq(loadBalancers.id, found.id));
+            ctx.touched.add(clusterId);
+            await ctx.audit({
+              action: "load_balancer.update",
+              targetType: "load_balancer",
+              targetId: found.id,
+              clusterId,
+              before: pick(cur, fields),
+              after: pick(want, fields),
+            });
+          });
+        }
       }
     }
 
@@ -677,6 +912,43 @@ function buildPlan(state: State, parsed: ParsedInventory, opts: PlanOptions): Bu
     );
   }
 
+  // -- load balancers no cluster in the file names ------------------------------------------------
+  // Unlinked above from the file's clusters that had them; deleted with prune (a cluster outside
+  // the file goes with prune too, so nothing keeps them); otherwise kept, and listed once no
+  // cluster uses them.
+  for (const l of state.loadBalancers) {
+    if (fileLoadBalancerNames.has(l.name)) continue;
+    const linked = linkedClusters.get(l.id) ?? [];
+    if (!prune) {
+      if (linked.every((c) => fileClusterNames.has(c.name)))
+        notInFile.push({ kind: "load_balancer", name: l.name });
+      continue;
+    }
+    const before = { name: l.name, ...currentLoadBalancerValues(l, credentialName) };
+    add(
+      {
+        action: "delete",
+        kind: "load_balancer",
+        name: l.name,
+        ...(linked[0] ? { cluster: linked[0].name } : {}),
+        detail: l.endpointUrl,
+      },
+      PHASE.deleteLoadBalancer,
+      async (ctx) => {
+        await ctx.tx.delete(loadBalancers).where(eq(loadBalancers.id, l.id));
+        if (linked.length === 0) ctx.touched.add(null);
+        for (const c of linked) ctx.touched.add(c.id);
+        await ctx.audit({
+          action: "load_balancer.delete",
+          targetType: "load_balancer",
+          targetId: l.id,
+          clusterId: linked[0]?.id ?? null,
+          before,
+        });
+      },
+    );
+  }
+
   // -- endpoint moves between existing nodes: order them so no two hold one endpoint at once ----
   const pending = [...moves];
   const held = new Set(pending.map((m) => m.from));
@@ -760,6 +1032,7 @@ export async function applyInventory(
         credentialIds: new Map(state.credentials.map((c) => [c.name, c.id])),
         clusterIds: new Map(state.clusters.map((c) => [c.name, c.id])),
         nodeIds: new Map(state.clusters.flatMap((c) => c.nodes.map((n) => [n.name, n.id] as const))),
+        loadBalancerIds: new Map(state.loadBalancers.map((l) => [l.name, l.id])),
         touched: new Set(),
       };
       const ordered = [...built.steps].sort((a, b) => a.phase - b.phase || a.order - b.order);
@@ -782,8 +1055,9 @@ export async function applyInventory(
 }
 
 /**
- * The one database question `validate` asks: do the credentials that nodes reference, but the
- * file does not define, exist? (Everything else about the database is the planner's business.)
+ * The one database question `validate` asks: do the credentials that nodes and load balancers
+ * reference, but the file does not define, exist? (Everything else about the database is the
+ * planner's business.)
  */
 export async function findMissingCredentials(db: DbOrTx, parsed: ParsedInventory): Promise<InventoryIssue[]> {
   if (parsed.externalCredentials.size === 0) return [];

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runMigrations } from "@/db/migrate";
 import { generateEd25519KeyPair } from "@/server/ssh/keygen";
 import { createScratchDatabase } from "@/test/db";
-import { type RawFile, sampleInventory } from "./test-fixtures";
+import { type RawFile, sampleInventory, sampleInventoryWithLoadBalancers } from "./test-fixtures";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -65,6 +65,19 @@ describe("inventory CLI", () => {
     expect(r.stderr).toBe("");
     expect(r.stdout).toMatch(/good\.json is valid: 2 clusters, 4 nodes, 1 credential defined/);
     expect(r.code).toBe(0);
+  });
+
+  it("validate: load balancers are counted, and their problems named by path", async () => {
+    const good = await cli(["validate", await write("lb.json", sampleInventoryWithLoadBalancers())]);
+    expect(good.stdout).toMatch(
+      /lb\.json is valid: 2 clusters, 4 nodes, 2 load balancers, 1 credential defined/,
+    );
+    expect(good.code).toBe(0);
+    const f = sampleInventoryWithLoadBalancers();
+    f.clusters[1].loadBalancer.nginxBin = "nginx; reboot";
+    const bad = await cli(["validate", await write("lb-bad.json", f)]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("clusters[1].loadBalancer.nginxBin: must be a command name");
   });
 
   it("validate: a key file others can read exits 1, like ssh, without printing the key", async () => {

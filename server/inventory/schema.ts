@@ -1,22 +1,24 @@
 /**
  * The declarative inventory file (`npm run inventory -- apply fleet.json`): credentials, clusters,
- * their policies and nodes, as an operator keeps them in version control.
+ * their policies, load balancers and nodes, as an operator keeps them in version control.
  *
  * Validation happens in two passes so that one run reports every problem, not the first one:
  * the zod schema checks each value on its own (types, formats, ranges, unknown keys), and
  * `crossCheck` checks what only the whole file can tell (unique names and endpoints, one primary
  * per active-standby cluster, roles that fit the mode, credential references, policies merged over
- * their preset). The cross-checks read the raw input defensively, so they still run when some
- * other value is malformed. Every issue carries the JSON path (`clusters[0].nodes[1].host`).
+ * their preset, a load balancer name and an upstream file of each cluster's own). The cross-checks
+ * read the raw input defensively, so they still run when some other value is malformed. Every issue
+ * carries the JSON path (`clusters[0].nodes[1].host`).
  *
  * Omitted optional fields mean their defaults, not "leave as is": the file is the whole desired
  * state of what it names, so applying it twice, or after someone edited the database, converges on
- * the same rows. `export` writes every field explicitly.
+ * the same rows (a cluster without `loadBalancer` has none). `export` writes every field explicitly.
  *
  * Hosts, users, names and paths reach remote shells (always quoted, see server/ssh/quote.ts); they
  * are still held to narrow formats here so nothing surprising is stored in the first place.
  */
 import { isIP } from "node:net";
+import { posix } from "node:path";
 import { z } from "zod";
 import {
   DEFAULT_POLICY,
@@ -27,6 +29,11 @@ import {
   policySchema,
 } from "@/server/policy/presets";
 import { isSshFingerprint } from "@/server/ssh/fingerprint";
+// A cycle (template.ts takes NAME_RE, isValidHost and HEALTH_PATH_RE from here), safe because
+// neither module touches the other's exports while loading: use TEMPLATE_VARIABLES only inside
+// functions. It makes the load balancer's values pass exactly the checks the switchover engine
+// applies when it renders them into the LB's commands ({{upstream_path}}, {{nginx_bin}}, …).
+import { TEMPLATE_VARIABLES } from "@/server/switchover/template";
 
 export const INVENTORY_FORMAT_VERSION = 1;
 
@@ -46,6 +53,17 @@ export const NODE_DEFAULTS = Object.freeze({
   maintenance: false,
 });
 
+/** What an omitted load balancer field means; `name` defaults to `lb-<cluster name>`. */
+export const LOAD_BALANCER_DEFAULTS = Object.freeze({
+  sshPort: NODE_DEFAULTS.sshPort,
+  sshUser: NODE_DEFAULTS.sshUser,
+  nginxBin: "nginx",
+  nginxConfPath: null,
+});
+
+/** The load balancer's name when the file gives none. */
+export const defaultLoadBalancerName = (clusterName: string) => `lb-${clusterName}`;
+
 /** An IPv4 address, an IPv6 address (no zone id, no brackets) or a DNS name (RFC 1123 labels,
  * at most 253 characters, not all-numeric in its last label so `1.2.3.999` is not a "name"). */
 export function isValidHost(value: string): boolean {
@@ -61,6 +79,11 @@ export function isValidHost(value: string): boolean {
 /** Hostnames are case-insensitive; two spellings of one endpoint are one endpoint. */
 export function endpointKey(host: string, port: number): string {
   return `${host.toLowerCase()}:${port}`;
+}
+
+/** One upstream file, however its path is spelled (`/etc/nginx//a.conf` is `/etc/nginx/a.conf`). */
+export function upstreamPathKey(path: string): string {
+  return posix.normalize(path);
 }
 
 /** `SHA256:…` as ssh-keygen prints it; base64 padding that some tools add is dropped. */
@@ -107,6 +130,23 @@ const fingerprintSchema = z
   })
   .transform(normalizeFingerprint);
 
+const sshUserSchema = z.string(req("must be a string")).regex(SSH_USER_RE, {
+  error: "must be a login name: letters, digits, '_', '.', '-', not starting with '-' or a digit",
+});
+
+type TemplateVariable = keyof typeof TEMPLATE_VARIABLES;
+/** A string that `{{variable}}` accepts in a playbook command, with the template's own message
+ * (or `message`, when the template's would be misleading here). */
+const templateValueSchema = (
+  variable: TemplateVariable,
+  opts: { message?: string; typeMessage?: string; emptyMessage?: string } = {},
+) =>
+  z.string(req(opts.typeMessage ?? "must be a string")).superRefine((value, ctx) => {
+    const problem =
+      value === "" && opts.emptyMessage ? opts.emptyMessage : TEMPLATE_VARIABLES[variable].validate(value);
+    if (problem !== null) ctx.addIssue({ code: "custom", message: opts.message ?? problem });
+  });
+
 const policyOverrideShape: Record<string, z.ZodType> = { preset: z.unknown().optional() };
 for (const field of Object.keys(DEFAULT_POLICY)) {
   // Typed and ranged by policySchema after the merge, so messages match the settings form.
@@ -120,12 +160,7 @@ export const inventoryNodeSchema = z.strictObject(
     name: nameSchema,
     host: hostSchema,
     sshPort: portSchema.optional(),
-    sshUser: z
-      .string(req("must be a string"))
-      .regex(SSH_USER_RE, {
-        error: "must be a login name: letters, digits, '_', '.', '-', not starting with '-' or a digit",
-      })
-      .optional(),
+    sshUser: sshUserSchema.optional(),
     credential: nameSchema,
     hostKeyFingerprint: fingerprintSchema,
     servicePort: portSchema.optional(),
@@ -144,6 +179,33 @@ export const inventoryNodeSchema = z.strictObject(
   req("must be an object"),
 );
 
+/** The cluster's nginx: Switchyard rewrites one upstream include file on it over SSH. */
+export const inventoryLoadBalancerSchema = z.strictObject(
+  {
+    name: nameSchema.optional(),
+    host: hostSchema,
+    sshPort: portSchema.optional(),
+    sshUser: sshUserSchema.optional(),
+    credential: nameSchema,
+    hostKeyFingerprint: fingerprintSchema,
+    upstreamConfigPath: templateValueSchema("upstream_path"),
+    endpointUrl: templateValueSchema("lb_endpoint_url"),
+    nginxBin: templateValueSchema("nginx_bin", {
+      message:
+        "must be a command name (letters, digits and . _ + -, not starting with '-') or an absolute path " +
+        "of [A-Za-z0-9._/+-] without '..'",
+    }).optional(),
+    // The template takes "" for nginx's default; the file says null, so "" is a mistake here.
+    nginxConfPath: templateValueSchema("nginx_conf", {
+      typeMessage: "must be a string or null",
+      emptyMessage: "must be an absolute path of [A-Za-z0-9._/+-] without '..', or null for nginx's default",
+    })
+      .nullable()
+      .optional(),
+  },
+  req("must be an object"),
+);
+
 export const inventoryClusterSchema = z.strictObject(
   {
     name: nameSchema,
@@ -157,6 +219,7 @@ export const inventoryClusterSchema = z.strictObject(
       .gt(0, { error: "must be a percentage above 0 and below 100 (e.g. 99.9)" })
       .lt(100, { error: "must be a percentage above 0 and below 100 (e.g. 99.9)" }),
     policy: policyOverrideSchema.optional(),
+    loadBalancer: inventoryLoadBalancerSchema.optional(),
     nodes: z
       .array(inventoryNodeSchema, req("must be a list of nodes"))
       .min(1, { error: "must list at least one node" }),
@@ -187,6 +250,7 @@ export const inventoryFileSchema = z.strictObject(
 export type InventoryFile = z.output<typeof inventoryFileSchema>;
 export type InventoryClusterSpec = InventoryFile["clusters"][number];
 export type InventoryNodeSpec = InventoryClusterSpec["nodes"][number];
+export type InventoryLoadBalancerSpec = NonNullable<InventoryClusterSpec["loadBalancer"]>;
 /** What `export` writes: the same shape, with JSON-friendly input types. */
 export type InventoryFileInput = z.input<typeof inventoryFileSchema>;
 
@@ -255,7 +319,7 @@ export type ParsedInventory = {
   file: InventoryFile;
   /** The effective policy of each cluster, by index: the preset, then the file's fields. */
   policies: Policy[];
-  /** Credentials referenced by nodes but not defined in the file (name → paths of the references):
+  /** Credentials referenced by nodes or load balancers but not defined in the file (name → paths of the references):
    * they must already exist in the database, which only the planner can check. */
   externalCredentials: Map<string, PathSegment[][]>;
 };
@@ -306,11 +370,13 @@ function unknownKeyMessage(parent: readonly PathSegment[]): string {
         ? Object.keys(inventoryNodeSchema.shape)
         : prev === "clusters"
           ? Object.keys(inventoryClusterSchema.shape)
-          : prev === "credentials"
-            ? Object.keys(inventoryCredentialSchema.shape)
-            : last === "policy"
-              ? Object.keys(policyOverrideShape)
-              : [];
+          : last === "loadBalancer"
+            ? Object.keys(inventoryLoadBalancerSchema.shape)
+            : prev === "credentials"
+              ? Object.keys(inventoryCredentialSchema.shape)
+              : last === "policy"
+                ? Object.keys(policyOverrideShape)
+                : [];
   return allowed.length > 0 ? `unknown key (allowed: ${allowed.join(", ")})` : "unknown key";
 }
 
@@ -372,6 +438,14 @@ function crossCheck(raw: unknown): {
   const clusterNames = new Map<string, number>();
   const nodeNames = new Map<string, string>();
   const endpoints = new Map<string, string>();
+  const loadBalancerNames = new Map<string, string>();
+  const upstreamPaths = new Map<string, string>();
+  const referenceCredential = (name: unknown, path: PathSegment[]) => {
+    if (!validName(name) || credentialNames.has(name)) return;
+    const refs = externalCredentials.get(name) ?? [];
+    refs.push(path);
+    externalCredentials.set(name, refs);
+  };
   asArray(raw.clusters).forEach((c, ci) => {
     policies.push(null);
     if (!isRecord(c)) return;
@@ -390,6 +464,53 @@ function crossCheck(raw: unknown): {
       const r = resolvePolicy(c.policy as Record<string, unknown> | undefined);
       if (r.ok) policies[ci] = r.policy;
       else for (const i of r.issues) issues.push({ path: at("policy", ...i.path), message: i.message });
+    }
+
+    const lb = c.loadBalancer;
+    if (isRecord(lb)) {
+      const lbPath = at("loadBalancer");
+      const here = formatPath(lbPath);
+      let lbName: string | null = null;
+      if (lb.name !== undefined) lbName = validName(lb.name) ? lb.name : null;
+      else if (validName(c.name)) {
+        lbName = defaultLoadBalancerName(c.name);
+        if (!NAME_RE.test(lbName)) {
+          issues.push({
+            path: [...lbPath, "name"],
+            message:
+              `is required for this cluster: the default "${defaultLoadBalancerName("<cluster name>")}" would be ` +
+              "longer than 63 characters",
+          });
+          lbName = null;
+        }
+      }
+      if (lbName !== null) {
+        const first = loadBalancerNames.get(lbName);
+        if (first !== undefined) {
+          issues.push({
+            path: [...lbPath, "name"],
+            message:
+              `duplicate load balancer name "${lbName}"${lb.name === undefined ? " (the default for this cluster)" : ""} ` +
+              `(also ${first}); each cluster has its own load balancer`,
+          });
+        } else loadBalancerNames.set(lbName, here);
+      }
+      if (
+        typeof lb.upstreamConfigPath === "string" &&
+        TEMPLATE_VARIABLES.upstream_path.validate(lb.upstreamConfigPath) === null
+      ) {
+        const key = upstreamPathKey(lb.upstreamConfigPath);
+        const first = upstreamPaths.get(key);
+        if (first !== undefined) {
+          issues.push({
+            path: [...lbPath, "upstreamConfigPath"],
+            message:
+              `upstream file ${lb.upstreamConfigPath} is also used by ${first}; two clusters cannot share ` +
+              "one upstream file (each switchover rewrites all of it)",
+          });
+        } else upstreamPaths.set(key, here);
+      }
+      referenceCredential(lb.credential, [...lbPath, "credential"]);
     }
 
     const mode = c.mode;
@@ -434,11 +555,7 @@ function crossCheck(raw: unknown): {
           message: `an active_active cluster has only "member" nodes, not "${n.role}"`,
         });
       }
-      if (validName(n.credential) && !credentialNames.has(n.credential)) {
-        const refs = externalCredentials.get(n.credential) ?? [];
-        refs.push([...nodePath, "credential"]);
-        externalCredentials.set(n.credential, refs);
-      }
+      referenceCredential(n.credential, [...nodePath, "credential"]);
     });
     if (mode === "active_standby" && Array.isArray(c.nodes) && primaries.length !== 1) {
       issues.push({

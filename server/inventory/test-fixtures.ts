@@ -72,3 +72,34 @@ export function sampleInventory(): RawFile {
     ],
   };
 }
+
+/** A load balancer with only the fields the file requires (the rest take their defaults). */
+export function sampleLoadBalancer(cluster: string, host = "10.0.0.5"): RawFile {
+  return {
+    host,
+    credential: "fleet-key",
+    hostKeyFingerprint: fp(`lb of ${cluster}`),
+    upstreamConfigPath: `/etc/nginx/switchyard/${cluster}.conf`,
+    endpointUrl: `http://${host}/`,
+  };
+}
+
+/** The sample, with a load balancer for each cluster: defaults on the first, every field spelled
+ * out on the second. */
+export function sampleInventoryWithLoadBalancers(): RawFile {
+  const f = sampleInventory();
+  f.clusters[0].loadBalancer = sampleLoadBalancer("gte-pro-search");
+  f.clusters[1].loadBalancer = {
+    name: "bridge-lb",
+    host: "lb.example.internal",
+    sshPort: 2222,
+    sshUser: "ops",
+    credential: "fleet-key",
+    hostKeyFingerprint: fp("bridge-lb"),
+    upstreamConfigPath: "/etc/nginx/switchyard/ollama-bridge.conf",
+    endpointUrl: "https://lb.example.internal:8443/v1/",
+    nginxBin: "/usr/sbin/nginx",
+    nginxConfPath: "/etc/nginx/nginx.conf",
+  };
+  return f;
+}
