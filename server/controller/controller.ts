@@ -755,7 +755,10 @@ export class Controller {
     const primary = cluster.primaryNodeId ? this.runtimes.get(cluster.primaryNodeId) : undefined;
     if (primary?.detector.state !== "failed") {
       this.lastBlock.delete(cluster.id);
-      if (primary) await this.fenceStaleMasters(cluster, primary.node.id);
+      if (primary) {
+        await this.fenceStaleMasters(cluster, primary.node.id);
+        if (cluster.loadBalancerId) await this.readmitStandbys(cluster, primary.node.id);
+      }
       return;
     }
     const now = Date.now();
@@ -847,6 +850,25 @@ export class Controller {
       this.lastFence.set(id, now);
       const result = await this.executor?.fenceStaleMaster(cluster.id, id);
       if (result) this.opts.log(result.message);
+    }
+  }
+
+  /** A standby left `down` in the upstream by a failover (it had failed) goes back in as a backup
+   * once it is healthy and says it is a standby (fenced), so nginx has a fallback again. */
+  private async readmitStandbys(cluster: InventoryCluster, primaryId: string): Promise<void> {
+    for (const id of cluster.nodeIds) {
+      const rt = this.runtimes.get(id);
+      if (!rt || id === primaryId || rt.node.maintenance || rt.node.lbStatus !== "ejected") continue;
+      if (rt.detector.state !== "healthy" || rt.lastProbe?.reportedRole !== "standby") continue;
+      await requestPoolChange(this.db, {
+        node: id,
+        kind: "readmit",
+        reason: `${rt.node.name} healthy again as a standby: back in the upstream as a backup`,
+        actor: { label: "controller", role: "system" },
+        evidence: { node: rt.node.name, state: rt.detector.state, lastProbe: rt.lastProbe },
+      });
+      await this.executor?.pickUp();
+      return;
     }
   }
 

@@ -39,7 +39,7 @@ export async function demoUpstreams(db: Db): Promise<Record<string, string>> {
               : "down"
             : n.id === c.primaryNodeId
               ? "active"
-              : n.maintenance
+              : n.maintenance || n.lbStatus !== "in"
                 ? "down"
                 : "backup",
       })),

@@ -1,8 +1,9 @@
 // The switchover engine end to end: a real controller (in-process), real Postgres, the simulator's
 // nodes over real SSH, and a real nginx in front whose upstream the engine rewrites over SSH on a
 // simulated LB host. Traffic is real HTTP through nginx.
+import { readFile } from "node:fs/promises";
 import http from "node:http";
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, gt } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { alerts, auditLog, clusters, events, nodes, switchoverSteps, switchovers } from "@/db/schema";
 import { Controller } from "@/server/controller/controller";
@@ -366,6 +367,17 @@ describe("switchover engine against real nginx, SSH and Postgres", () => {
       return e;
     });
     expect(fenced?.message).toMatch(/degraded it at epoch/);
+    // The failover left sw-a `down` in the upstream; healthy and fenced, it goes back in as a backup.
+    await waitFor(
+      "sw-a back in the upstream as a backup",
+      async () => {
+        const [n] = await rig.h.db.select().from(nodes).where(eq(nodes.name, "sw-a"));
+        return n?.lbStatus === "in";
+      },
+      10_000,
+    );
+    const upstream = await readFile(rig.nginx.upstreamPath("sw"), "utf8");
+    expect(upstream.split("\n").find((l) => l.includes("127.0.0.61:"))).toMatch(/\bbackup\b/);
     await new Promise((r) => setTimeout(r, 1_000));
     expect((await primaryName()).name).toBe("sw-b");
     expect((await whoServes(rig.endpoint)).node).toBe("sw-b");
@@ -398,6 +410,46 @@ describe("switchover engine against real nginx, SSH and Postgres", () => {
     const overlaps = findDoubleMasterIntervals(rig.fleet.fleet.roleLog.entries, ["sw-a", "sw-b"]);
     expect(overlaps.filter((o) => o.endMs === null || o.endMs > drillStart)).toEqual([]);
   }, 60_000);
+  it("fails over a hung primary without waiting for its degrade to time out", async () => {
+    await healthy("sw-a", "sw-b");
+    const primary = (await primaryName()).name as string;
+    const standby = primary === "sw-a" ? "sw-b" : "sw-a";
+    const since = new Date();
+    await rig.fleet.fleet.getNode(primary).applyFault("hang");
+    try {
+      const row = await waitFor(
+        "an automatic switchover away from the hung primary",
+        async () => {
+          const [r] = await rig.h.db
+            .select()
+            .from(switchovers)
+            .where(and(eq(switchovers.kind, "auto"), gt(switchovers.requestedAt, since)))
+            .limit(1);
+          return r && TERMINAL.includes(r.state) ? r : null;
+        },
+        20_000,
+        50,
+      );
+      expect(row.state, row.error ?? "").toBe("completed");
+      expect((await primaryName()).name).toBe(standby);
+      const steps = await rig.h.db
+        .select()
+        .from(switchoverSteps)
+        .where(eq(switchoverSteps.switchoverId, row.id));
+      const degrade = steps.find((st) => st.phase === "fencing");
+      const lbSwitch = steps.find((st) => st.phase === "switching_traffic");
+      // The degrade of the hung node failed (it never answers), and the traffic switch did not wait
+      // for it: it started before the degrade gave up.
+      expect(degrade?.state).toBe("failed");
+      expect(lbSwitch?.state).toBe("succeeded");
+      expect(lbSwitch?.startedAt?.getTime() ?? Number.POSITIVE_INFINITY).toBeLessThan(
+        degrade?.finishedAt?.getTime() ?? 0,
+      );
+    } finally {
+      await rig.fleet.fleet.getNode(primary).applyFault("recover");
+    }
+  }, 60_000);
+
   it("an admin aborts a stuck switchover: it stops at the next step, audited", async () => {
     await healthy("sw-a", "sw-b");
     const activate = DEFAULT_PLAYBOOKS.find((p) => p.kind === "activate");

@@ -393,19 +393,39 @@ export class SwitchoverExecutor {
     // Open the SSH connections this switchover needs at once, in parallel: a manual switchover
     // should cost one handshake, not one per step.
     this.warmConnections(ctx, [from, to]);
-    for (const { phase, playbook } of FORWARD.slice(startAt)) {
-      await this.setState(ctx, phase);
-      const outcome = await this.runPlaybook(ctx, playbook, phase, roles, ctx.sw.epoch as number, to);
-      if (outcome.ok) continue;
-      if (outcome.onFailure === "rollback" && phase !== "preflight") {
-        await this.rollBack(ctx, { oldPrimary: to, newPrimary: from }, outcome.error);
+    // Fencing a primary the detector already failed cannot wait on it: a hung or black-holed node
+    // makes every degrade attempt run to its timeout. When the degrade playbook is best-effort
+    // (every step "continue"), it runs alongside the traffic switch instead of before it: the LB
+    // switch is what takes the dead node out of the path, and the epoch fences it if it ever wakes.
+    const oldFailed = (this.opts.nodeState(from.id) ?? from.state) === "failed";
+    const degradeBestEffort = (ctx.playbooks?.degrade.steps ?? []).every((st) => st.onFailure === "continue");
+    let background: Promise<unknown> | null = null;
+    try {
+      for (const { phase, playbook } of FORWARD.slice(startAt)) {
+        await this.setState(ctx, phase);
+        if (phase === "fencing" && oldFailed && degradeBestEffort) {
+          background = this.runPlaybook(ctx, playbook, phase, roles, ctx.sw.epoch as number, to).catch(
+            (err: Error) => err,
+          );
+          continue;
+        }
+        const outcome = await this.runPlaybook(ctx, playbook, phase, roles, ctx.sw.epoch as number, to);
+        if (outcome.ok) continue;
+        await background;
+        if (outcome.onFailure === "rollback" && phase !== "preflight") {
+          await this.rollBack(ctx, { oldPrimary: to, newPrimary: from }, outcome.error);
+          return;
+        }
+        const changed = phase !== "preflight";
+        await this.finish(ctx, "failed", `${phase}: ${outcome.error}`, changed);
         return;
       }
-      const changed = phase !== "preflight";
-      await this.finish(ctx, "failed", `${phase}: ${outcome.error}`, changed);
-      return;
+      // The journal is complete before the report is written.
+      await background;
+    } finally {
+      await background;
     }
-    await this.complete(ctx, from, to);
+    await this.complete(ctx, from, to, oldFailed);
   }
 
   /** Puts `roles.newPrimary` (the original primary) back. Needs it healthy, and a new epoch. */
@@ -442,6 +462,11 @@ export class SwitchoverExecutor {
     const wanted = sw.kind === "readmit" ? "in" : sw.kind === "eject" ? "ejected" : "drained";
     const after = members.map((m) => (m.id === node.id ? { ...m, lbStatus: wanted } : m));
     const serving = after.filter((m) => m.lbStatus === "in" && !m.maintenance && this.serving(m));
+    const standbyCluster = ctx.cluster.mode === "active_standby";
+    if (standbyCluster && (sw.kind !== "readmit" || node.id === ctx.cluster.primaryNodeId)) {
+      await this.finish(ctx, "failed", "an active-standby cluster only readmits standbys as backups");
+      return;
+    }
     if (wanted !== "in" && serving.length === 0) {
       await this.finish(
         ctx,
@@ -456,13 +481,14 @@ export class SwitchoverExecutor {
     }
     await this.setState(ctx, "switching_traffic");
     ctx.members = after;
+    const primary = members.find((m) => m.id === ctx.cluster.primaryNodeId) ?? null;
     const outcome = await this.runPlaybook(
       ctx,
       sw.kind === "readmit" ? "readmit" : "drain",
       "switching_traffic",
-      { oldPrimary: node, newPrimary: node },
+      { oldPrimary: node, newPrimary: primary ?? node },
       ctx.sw.epoch as number,
-      null,
+      standbyCluster ? primary : null,
       node,
     );
     if (!outcome.ok) {
@@ -508,7 +534,7 @@ export class SwitchoverExecutor {
       } else if (active && m.id === active.id) {
         state = "active";
       } else {
-        state = !m.maintenance && this.serving(m) ? "backup" : "down";
+        state = !m.maintenance && m.lbStatus === "in" && this.serving(m) ? "backup" : "down";
       }
       return { name: m.name, host: m.host, port: m.servicePort, weight: m.weight, state };
     });
@@ -810,15 +836,23 @@ export class SwitchoverExecutor {
     });
   }
 
-  private async complete(ctx: RunContext, from: NodeRow, to: NodeRow): Promise<void> {
+  private async complete(ctx: RunContext, from: NodeRow, to: NodeRow, oldFailed = false): Promise<void> {
     await this.opts.db.transaction(async (tx) => {
       await assertLeaseEpoch(tx, ctx.controllerEpoch);
       await tx
         .update(clusters)
         .set({ primaryNodeId: to.id, updatedAt: new Date() })
         .where(eq(clusters.id, ctx.cluster.id));
-      await tx.update(nodes).set({ role: "primary", updatedAt: new Date() }).where(eq(nodes.id, to.id));
-      await tx.update(nodes).set({ role: "standby", updatedAt: new Date() }).where(eq(nodes.id, from.id));
+      await tx
+        .update(nodes)
+        .set({ role: "primary", lbStatus: "in", updatedAt: new Date() })
+        .where(eq(nodes.id, to.id));
+      // A failed old primary is `down` in the upstream: the controller readmits it as a backup once
+      // it is healthy again and no longer claims master.
+      await tx
+        .update(nodes)
+        .set({ role: "standby", lbStatus: oldFailed ? "ejected" : "in", updatedAt: new Date() })
+        .where(eq(nodes.id, from.id));
       await notifyInventoryChanged(tx, ctx.cluster.id);
     });
     await this.finish(ctx, "completed", null);

@@ -229,7 +229,10 @@ export async function requestPoolChange(db: Db, input: RequestPoolChangeInput): 
         throw new SwitchoverRequestError("not_found", `No node named ${JSON.stringify(input.node)}.`);
       const [cluster] = await tx.select().from(clusters).where(eq(clusters.id, node.clusterId)).for("update");
       if (!cluster) throw new SwitchoverRequestError("not_found", "The node's cluster is gone.");
-      if (cluster.mode !== "active_active") {
+      if (
+        cluster.mode !== "active_active" &&
+        (input.kind !== "readmit" || node.id === cluster.primaryNodeId)
+      ) {
         throw new SwitchoverRequestError(
           "not_allowed",
           `${cluster.name} is active-standby: switch its primary over instead of ejecting members.`,
