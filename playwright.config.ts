@@ -16,6 +16,7 @@ if (process.env.DATABASE_URL) {
 
 export default defineConfig({
   testDir: "e2e",
+  globalSetup: "./e2e/global-setup.ts",
   fullyParallel: false,
   workers: 1,
   forbidOnly: !!process.env.CI,
@@ -25,6 +26,8 @@ export default defineConfig({
   reporter: process.env.CI ? [["list"]] : [["list"], ["html", { open: "never" }]],
   use: {
     baseURL,
+    // Specs run signed in as the admin unless they pick another role (e2e/global-setup.ts).
+    storageState: ".switchyard/e2e/e2e-admin.json",
     trace: "retain-on-failure",
     screenshot: "only-on-failure",
   },

@@ -10,6 +10,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createDb } from "@/db/client";
+import { ensureDemoAdmin } from "@/server/auth/bootstrap";
 import { loadSecretKey } from "@/server/credentials/crypto";
 import { DEMO_CLUSTERS } from "@/server/demo/inventory";
 import {
@@ -254,6 +255,7 @@ async function main() {
     servicePort: profile.servicePort,
   });
   const lbLines = await startLoadBalancer(db, client.publicKeyLine);
+  const admin = await ensureDemoAdmin(db, dataDir);
   await sql.end();
   say(
     seeded.created.length
@@ -300,7 +302,7 @@ async function main() {
   Switchyard is running (started in ${secs} s)
 
     Open:        http://localhost:${port}
-    Login:       none yet — this build has no accounts (access control is a later milestone)
+    Login:       ${admin.username} / ${admin.password ?? `(set earlier; reset: npm run user:password -- --username admin --generate)`}${admin.created ? "   (generated now; kept in " + path.relative(ROOT, admin.file) + ", mode 0600)" : ""}
     Fleet:       ${DEMO_CLUSTERS.map((c) => `${c.name} (${c.nodes.length})`).join(", ")}
     Controller:  probing every node each second; metrics on http://127.0.0.1:${profile.metricsPort}/metrics
     Faults:      npm run sim:fault -- gte-a crash   (see README for the list)

@@ -4,7 +4,9 @@
 // `npm run controller`), and several of each against one database.
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
+import { createDb } from "@/db/client";
 import { dataDir, env } from "@/env";
+import { bootstrapAdminFromEnv } from "@/server/auth/bootstrap";
 import { stopChildren } from "@/server/runtime/children";
 import { prepareDatabase, redactUrl } from "@/server/runtime/database";
 
@@ -30,6 +32,20 @@ async function main() {
   const db = await prepareDatabase({ dataDir, databaseUrl: env.DATABASE_URL });
   stop = db.stop;
   console.log(`[start] database ${redactUrl(db.url)} migrated`);
+  {
+    const handle = createDb(db.url, { max: 1, applicationName: "switchyard-start" });
+    const admin = await bootstrapAdminFromEnv(handle.db, {
+      SWITCHYARD_ADMIN_USERNAME: process.env.SWITCHYARD_ADMIN_USERNAME,
+      SWITCHYARD_ADMIN_PASSWORD: process.env.SWITCHYARD_ADMIN_PASSWORD,
+    }).finally(() => handle.sql.end());
+    if (admin === "created") console.log("[start] created the first admin from SWITCHYARD_ADMIN_PASSWORD");
+    if (admin === "missing") {
+      console.log(
+        "[start] no users yet: create the first admin with `npm run user:create -- --username you --role admin --generate`" +
+          " (or set SWITCHYARD_ADMIN_PASSWORD on first start)",
+      );
+    }
+  }
   const web = spawn(
     "npx",
     ["next", dev ? "dev" : "start", "-p", String(env.PORT), "-H", process.env.HOST ?? "127.0.0.1"],

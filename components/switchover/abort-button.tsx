@@ -3,6 +3,7 @@
 // at its next step; nothing is rolled back automatically, so the page says what to check.
 import { useQueryClient } from "@tanstack/react-query";
 import { useState, useTransition } from "react";
+import { useCan } from "@/components/auth/actor";
 import { abortSwitchoverAction } from "@/server/actions/switchover";
 import { switchoverKey } from "./query";
 
@@ -12,6 +13,7 @@ export function AbortSwitchoverButton({ id }: { id: string }) {
   const [error, setError] = useState<string | null>(null);
   const [pending, startTransition] = useTransition();
   const queryClient = useQueryClient();
+  if (!useCan("switchover.abort")) return null;
   if (!open) {
     return (
       <button type="button" className="button button-quiet" onClick={() => setOpen(true)}>

@@ -3,6 +3,7 @@
 // confirm. The request returns at once with the switchover's id; its page shows it live.
 import { useRouter } from "next/navigation";
 import { useId, useState, useTransition } from "react";
+import { useCan } from "@/components/auth/actor";
 import { requestSwitchoverAction } from "@/server/actions/switchover";
 import type { FleetCluster } from "@/server/fleet/queries";
 
@@ -15,8 +16,9 @@ export function SwitchoverButton({ cluster }: { cluster: FleetCluster }) {
   const [pending, startTransition] = useTransition();
   const router = useRouter();
   const id = useId();
+  const allowed = useCan("switchover.request");
   const standbys = cluster.nodes.filter((n) => n.id !== cluster.primaryNodeId);
-  if (cluster.mode !== "active_standby" || standbys.length === 0) return null;
+  if (!allowed || cluster.mode !== "active_standby" || standbys.length === 0) return null;
 
   if (!open) {
     return (

@@ -1,10 +1,11 @@
 import { getDb } from "@/db/client";
+import { withAuth } from "@/server/auth/guard";
 import { getSwitchoverReport } from "@/server/switchover/queries";
 
 export const dynamic = "force-dynamic";
 
 /** The finished switchover's JSON report, as a download. 404 while it is still running. */
-export async function GET(_request: Request, { params }: { params: Promise<{ id: string }> }) {
+export const GET = withAuth<{ id: string }>("fleet.read", async (_request, _actor, { params }) => {
   const { id } = await params;
   const report = await getSwitchoverReport(getDb(), id);
   if (!report) {
@@ -20,4 +21,4 @@ export async function GET(_request: Request, { params }: { params: Promise<{ id:
       "cache-control": "no-store",
     },
   });
-}
+});
