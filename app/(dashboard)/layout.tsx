@@ -6,6 +6,7 @@ import type { ReactNode } from "react";
 import { ActorProvider } from "@/components/auth/actor";
 import { logoutAction } from "@/server/actions/auth";
 import { currentActor } from "@/server/auth/guard";
+import { can } from "@/server/auth/roles";
 
 export const dynamic = "force-dynamic";
 
@@ -23,6 +24,7 @@ export default async function DashboardLayout({ children }: { children: ReactNod
         </Link>
         <nav aria-label="Main">
           <Link href="/">Fleet</Link>
+          {can(actor.role, "token.manage") && <Link href="/settings/tokens">API tokens</Link>}
         </nav>
         <form action={logoutAction} className="user-menu">
           <span className="muted small" data-testid="whoami">
