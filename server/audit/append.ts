@@ -56,7 +56,14 @@ export function hashAuditRow(prevHash: string, row: AuditEntry & { at: Date }): 
 }
 
 /** Must be called inside the transaction that makes the change it records. */
-export async function appendAudit(tx: DbOrTx, entry: AuditEntry): Promise<{ id: number; hash: string }> {
+export async function appendAudit(tx: DbOrTx, input: AuditEntry): Promise<{ id: number; hash: string }> {
+  // What jsonb stores is the JSON form (toJSON applied); hash exactly that, or a Buffer or a class
+  // instance in before/after would hash differently from the row read back and never verify.
+  const entry: AuditEntry = {
+    ...input,
+    before: input.before === undefined ? undefined : JSON.parse(JSON.stringify(input.before)),
+    after: input.after === undefined ? undefined : JSON.parse(JSON.stringify(input.after)),
+  };
   await tx.execute(sql`select pg_advisory_xact_lock(hashtext('switchyard.audit_log'))`);
   const [last] = await tx.select({ hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.id)).limit(1);
   const prevHash = last?.hash ?? GENESIS_HASH;

@@ -42,11 +42,22 @@ export function runAsActor<T>(actor: Actor | null, fn: () => Promise<T>): Promis
   return override.run({ actor }, fn);
 }
 
-/** The caller's address as the web server saw it: the first X-Forwarded-For hop Next.js set. */
+/**
+ * The caller's address. Behind N trusted reverse proxies (SWITCHYARD_TRUSTED_PROXY_HOPS=N, each
+ * appending to X-Forwarded-For) it is the entry the outermost trusted proxy added, which a client
+ * cannot forge. With no proxy (0, the default) Next.js fills X-Forwarded-For from the socket only
+ * when the client sent none, so the value is the socket address unless the client lied: it is
+ * recorded, but only the per-account login limit can be relied on then (see README).
+ */
 export function addressFrom(headers: Headers): string | null {
-  const xff = headers.get("x-forwarded-for");
-  const first = xff?.split(",")[0]?.trim();
-  return first ? first.slice(0, 64) : (headers.get("x-real-ip")?.slice(0, 64) ?? null);
+  const hops = (headers.get("x-forwarded-for") ?? "")
+    .split(",")
+    .map((h) => h.trim())
+    .filter(Boolean);
+  if (hops.length === 0) return null;
+  const trusted = Math.max(0, Math.min(10, Number(process.env.SWITCHYARD_TRUSTED_PROXY_HOPS ?? 0) || 0));
+  const pick = trusted === 0 ? hops[hops.length - 1] : hops[Math.max(0, hops.length - trusted)];
+  return pick ? pick.slice(0, 64) : null;
 }
 
 function cookieFrom(header: string | null, name: string): string | null {

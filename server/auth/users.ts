@@ -74,7 +74,8 @@ export async function setPassword(db: Db, userId: string, password: string, by: 
   await db.transaction(async (tx) => {
     await tx
       .update(users)
-      .set({ passwordHash, passwordChangedAt: new Date(), updatedAt: new Date() })
+      // The database clock, the one sessions.created_at is compared with.
+      .set({ passwordHash, passwordChangedAt: sql`now()`, updatedAt: new Date() })
       .where(eq(users.id, userId));
     const revoked = await revokeUserSessions(tx, userId);
     await appendAudit(tx, {
