@@ -19,7 +19,7 @@ export class DecryptionError extends Error {
   }
 }
 
-function parseKey(b64: string, source: string): Buffer {
+export function parseKey(b64: string, source: string): Buffer {
   const key = Buffer.from(b64.trim(), "base64");
   if (key.length !== 32)
     throw new SecretKeyError(`${source} must be 32 bytes, base64-encoded (got ${key.length} bytes)`);

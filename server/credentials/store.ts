@@ -2,8 +2,9 @@
 // `loadPrivateKey` is the only way back to plaintext, for the SSH module, in memory only.
 import { eq } from "drizzle-orm";
 import ssh2 from "ssh2";
-import type { DbOrTx } from "@/db/client";
+import type { Db, DbOrTx } from "@/db/client";
 import { credentials } from "@/db/schema";
+import { appendAudit } from "@/server/audit/append";
 import { fingerprintSshPublicKey } from "@/server/ssh/fingerprint";
 import { open, seal } from "./crypto";
 
@@ -67,4 +68,38 @@ export async function loadPrivateKey(db: DbOrTx, key: Buffer, id: string): Promi
   const row = await db.query.credentials.findFirst({ where: eq(credentials.id, id) });
   if (!row) throw new Error(`credential ${id} not found`);
   return open(key, row, aadFor(row.name));
+}
+
+/**
+ * Re-encrypts every credential under a new secret key (key rotation), in one transaction: either
+ * every row opens with the new key afterwards or nothing changed. Rows are decrypted in memory only.
+ * Returns how many rows were re-sealed. Audited by the caller's transaction if it wants to.
+ */
+export async function reencryptCredentials(db: Db, oldKey: Buffer, newKey: Buffer): Promise<number> {
+  if (oldKey.equals(newKey)) throw new Error("the new key is the same as the old one");
+  return await db.transaction(async (tx) => {
+    const rows = await tx.select().from(credentials).for("update");
+    for (const row of rows) {
+      const plaintext = open(oldKey, row, aadFor(row.name));
+      const sealed = seal(newKey, plaintext, aadFor(row.name), row.keyVersion + 1);
+      plaintext.fill(0);
+      await tx
+        .update(credentials)
+        .set({
+          ciphertext: sealed.ciphertext,
+          nonce: sealed.nonce,
+          authTag: sealed.authTag,
+          keyVersion: sealed.keyVersion,
+        })
+        .where(eq(credentials.id, row.id));
+    }
+    await appendAudit(tx, {
+      actorLabel: "cli",
+      actorRole: "system",
+      action: "credential.reencrypt",
+      targetType: "credential",
+      after: { credentials: rows.length },
+    });
+    return rows.length;
+  });
 }
