@@ -24,6 +24,10 @@ export default async function DashboardLayout({ children }: { children: ReactNod
         </Link>
         <nav aria-label="Main">
           <Link href="/">Fleet</Link>
+          <Link href="/switchovers">Switchovers</Link>
+          <Link href="/availability">Availability</Link>
+          {can(actor.role, "audit.read") && <Link href="/audit">Audit log</Link>}
+          {can(actor.role, "inventory.write") && <Link href="/settings">Settings</Link>}
           {can(actor.role, "token.manage") && <Link href="/settings/tokens">API tokens</Link>}
         </nav>
         <form action={logoutAction} className="user-menu">
