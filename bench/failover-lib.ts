@@ -37,7 +37,7 @@ const FIELDS = 6;
  * nginx closing idle connections on reload, which robust clients retry and this one would not.
  * Records (scheduled, sent, ended, status, node index, reason) are posted every 100 ms.
  */
-const WORKER_SOURCE = String.raw`
+const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const http = require("node:http");
 const { url, rateRps, timeoutMs, maxInFlight, nodeNames } = workerData;
