@@ -30,13 +30,16 @@ function ensureUser(username: string, role: string): string {
 
 export default async function globalSetup(config: FullConfig) {
   const baseURL = config.projects[0]?.use.baseURL ?? "http://127.0.0.1:3100";
+  const operatorPassword = ensureUser("e2e-operator", "operator");
   const users: Array<{ role: string; username: string; password: string }> = [
     {
       role: "admin",
       username: "admin",
       password: readFileSync(path.join(DATA_DIR, "admin-password"), "utf8").trim(),
     },
-    { role: "operator", username: "e2e-operator", password: ensureUser("e2e-operator", "operator") },
+    { role: "operator", username: "e2e-operator", password: operatorPassword },
+    // A second, separate session of the operator, for the spec that signs out (and so kills it).
+    { role: "operator-signout", username: "e2e-operator", password: operatorPassword },
     { role: "viewer", username: "e2e-viewer", password: ensureUser("e2e-viewer", "viewer") },
   ];
   const browser = await chromium.launch({
