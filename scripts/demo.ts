@@ -207,6 +207,25 @@ async function startLoadBalancer(
   }
 }
 
+async function rememberedRoles(
+  url: string,
+): Promise<Map<string, { role: "master" | "standby"; epoch: number }>> {
+  const { db, sql } = createDb(url, { max: 1, applicationName: "switchyard-demo" });
+  try {
+    const rows = await db.query.clusters.findMany({ with: { nodes: true } });
+    const out = new Map<string, { role: "master" | "standby"; epoch: number }>();
+    for (const c of rows) {
+      for (const n of c.nodes) {
+        const master = c.mode === "active_active" || n.id === c.primaryNodeId;
+        out.set(n.name, { role: master ? "master" : "standby", epoch: c.epoch });
+      }
+    }
+    return out;
+  } finally {
+    await sql.end();
+  }
+}
+
 async function main() {
   const started = Date.now();
   await fs.mkdir(dataDir, { recursive: true });
@@ -222,6 +241,9 @@ async function main() {
     `database: ${database.embedded ? "embedded Postgres" : "DATABASE_URL"} ${redactUrl(database.url)} (migrated)`,
   );
 
+  // Simulated nodes remember their role the way real ones do: on a restart each comes back as what
+  // the last switchover made it (primary = master at the cluster's epoch), not as first seeded.
+  const remembered = await rememberedRoles(database.url);
   const client = loadOrCreateClientKey(path.join(dataDir, "sim", "client_ed25519"));
   const fleet = await startFleet({
     dataDir: path.join(dataDir, "sim"),
@@ -234,10 +256,11 @@ async function main() {
         name: n.name,
         host: n.host,
         cluster: c.name,
-        role: n.role === "standby" ? ("standby" as const) : ("master" as const),
+        role:
+          remembered.get(n.name)?.role ?? (n.role === "standby" ? ("standby" as const) : ("master" as const)),
         clusterMode: c.mode === "active_active" ? ("pool" as const) : ("active-standby" as const),
         // The seeded clusters start at epoch 1; nodes must not accept anything older.
-        epoch: 1,
+        epoch: remembered.get(n.name)?.epoch ?? 1,
       })),
     ),
   });

@@ -757,6 +757,7 @@ export class Controller {
       this.lastBlock.delete(cluster.id);
       if (primary) {
         await this.fenceStaleMasters(cluster, primary.node.id);
+        await this.reassertPrimary(cluster, primary);
         if (cluster.loadBalancerId) await this.readmitStandbys(cluster, primary.node.id);
       }
       return;
@@ -836,6 +837,17 @@ export class Controller {
       `automatic failover of ${cluster.name}: ${primary.node.name} → ${target.node.name} (${id})`,
     );
     await this.executor?.pickUp();
+  }
+
+  /** A healthy primary that says it is a standby (its service restarted as one): activate it again. */
+  private async reassertPrimary(cluster: InventoryCluster, primary: NodeRuntime): Promise<void> {
+    if (primary.detector.state !== "healthy" || primary.lastProbe?.reportedRole !== "standby") return;
+    const key = `reassert:${primary.node.id}`;
+    const now = Date.now();
+    if (now - (this.lastFence.get(key) ?? 0) < 10_000) return;
+    this.lastFence.set(key, now);
+    const result = await this.executor?.reassertPrimary(cluster.id, primary.node.id);
+    if (result?.ok || (result && result.message !== "not the primary")) this.opts.log(result.message);
   }
 
   /** Standbys that claim master (a recovered ex-primary): degrade them with the current epoch. */

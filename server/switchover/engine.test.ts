@@ -103,11 +103,20 @@ describe("switchover engine against real nginx, SSH and Postgres", () => {
       timeoutMs,
       50,
     );
+  /** Both nodes healthy and nothing in flight (a readmit may follow a recovery). */
   const healthy = async (...names: string[]) => {
     for (const name of names) {
       const id = rig.nodeIds.get(name) as string;
       await waitFor(`${name} healthy`, () => controller.nodeState(id) === "healthy", 15_000);
     }
+    await waitFor(
+      "no switchover in flight",
+      async () => {
+        const rows = await rig.h.db.select({ state: switchovers.state }).from(switchovers);
+        return rows.every((r) => TERMINAL.includes(r.state));
+      },
+      15_000,
+    );
   };
 
   beforeAll(async () => {
@@ -449,6 +458,22 @@ describe("switchover engine against real nginx, SSH and Postgres", () => {
       await rig.fleet.fleet.getNode(primary).applyFault("recover");
     }
   }, 60_000);
+
+  it("a primary whose service came back as a standby is activated again at the current epoch", async () => {
+    await healthy("sw-a", "sw-b");
+    const { name, epoch } = await primaryName();
+    const node = rig.fleet.fleet.getNode(name as string);
+    expect(node.degrade(epoch as number)).toMatchObject({ ok: true });
+    expect(node.role).toBe("standby");
+    await waitFor(`${name} master again`, () => node.role === "master", 10_000);
+    expect(node.epoch).toBe(epoch);
+    const reactivated = await waitFor("the event", async () => {
+      const [e] = await rig.h.db.select().from(events).where(eq(events.kind, "node.reactivated"));
+      return e;
+    });
+    expect(reactivated.message).toMatch(/reported standby: activated it again/);
+    expect((await primaryName()).name).toBe(name);
+  }, 30_000);
 
   it("an admin aborts a stuck switchover: it stops at the next step, audited", async () => {
     await healthy("sw-a", "sw-b");

@@ -38,7 +38,7 @@ import {
 import { assertLeaseEpoch, leaseFence } from "@/server/controller/lease";
 import { loadPrivateKey } from "@/server/credentials/store";
 import { renderUpstream, type UpstreamMember } from "@/server/lb/nginx-config";
-import { listen, notifyInventoryChanged, recordEvent } from "@/server/notify/events";
+import { EVENTS_CHANNEL, listen, notifyInventoryChanged, recordEvent } from "@/server/notify/events";
 import { connectSsh, exec, isSshError, type SshConnection, SshExecError } from "@/server/ssh";
 import { type ActivePlaybook, ensureBuiltInPlaybooks, loadActivePlaybooks, outputMatcher } from "./playbook";
 import { buildReport } from "./report";
@@ -265,6 +265,73 @@ export class SwitchoverExecutor {
       : `${node.name} reports master although ${primary?.name ?? "another node"} is the primary, and degrading it failed: ${outputs.join("; ").slice(0, 300)}`;
     await recordEvent(db, {
       kind: ok ? "node.fenced" : "node.fence_failed",
+      severity: ok ? "warning" : "critical",
+      clusterId,
+      nodeId,
+      message,
+      data: { epoch: cluster.epoch, output: outputs },
+    }).catch(() => {});
+    return { ok, message };
+  }
+
+  /**
+   * The cluster's primary answers healthy but says it is a standby (its service restarted and came
+   * back as standby): tell it again to be master, at the cluster's current epoch, by the activate
+   * playbook. Re-reads the primary from the database, so a primary that just changed is never
+   * "re-activated" from a stale view; never while a switchover is in flight.
+   */
+  async reassertPrimary(clusterId: string, nodeId: string): Promise<{ ok: boolean; message: string }> {
+    const controllerEpoch = this.opts.controllerEpoch();
+    if (controllerEpoch === null) return { ok: false, message: "not leading" };
+    const db = this.opts.db;
+    const [cluster] = await db.select().from(clusters).where(eq(clusters.id, clusterId));
+    const [node] = await db.select().from(nodes).where(eq(nodes.id, nodeId));
+    if (!cluster || !node || cluster.primaryNodeId !== node.id)
+      return { ok: false, message: "not the primary" };
+    if ((await inFlightClusterIds(db)).has(clusterId))
+      return { ok: false, message: "a switchover is in flight" };
+    const playbook = (await loadActivePlaybooks(db)).activate;
+    const ctx: RunContext = {
+      sw: { id: "00000000-0000-0000-0000-000000000000" } as SwitchoverRow,
+      cluster,
+      lb: null,
+      members: [node],
+      verifyDeadlineMs: 10_000,
+      playbooks: null,
+      controllerEpoch,
+      seq: 0,
+      abort: new AbortController(),
+      conns: new Map(),
+    };
+    const roles: Roles = { oldPrimary: node, newPrimary: node };
+    const outputs: string[] = [];
+    let ok = true;
+    try {
+      for (const step of playbook.steps.filter((s) => s.target === "new_primary")) {
+        const command = renderCommand(step.command, this.values(ctx, roles, cluster.epoch, node, null));
+        try {
+          const r = await exec(await this.connectionFor(ctx, node), command, {
+            timeoutMs: step.timeoutMs,
+            maxOutputBytes: STEP_OUTPUT_LIMIT_BYTES,
+          });
+          outputs.push(r.stdout.trim());
+        } catch (err) {
+          ok = false;
+          outputs.push(
+            err instanceof SshExecError
+              ? `exit ${err.exitCode}: ${err.stderr.trim()}`
+              : (err as Error).message,
+          );
+        }
+      }
+    } finally {
+      for (const c of ctx.conns.values()) void c.then((conn) => conn.close()).catch(() => {});
+    }
+    const message = ok
+      ? `${node.name} is the primary but reported standby: activated it again at epoch ${cluster.epoch}`
+      : `${node.name} is the primary but reports standby, and activating it failed: ${outputs.join("; ").slice(0, 300)}`;
+    await recordEvent(db, {
+      kind: ok ? "node.reactivated" : "node.reactivate_failed",
       severity: ok ? "warning" : "critical",
       clusterId,
       nodeId,
@@ -582,12 +649,14 @@ export class SwitchoverExecutor {
       })
       .returning({ id: switchoverSteps.id });
     if (!row) throw new Error("step insert returned no row");
+    await notifyStep(this.opts.db, ctx.sw, { seq, phase, name: step.name, state: "running" }, target);
     const finishStep = async (fields: Partial<typeof switchoverSteps.$inferInsert>) => {
       const finishedAt = new Date();
       await this.opts.db
         .update(switchoverSteps)
         .set({ ...fields, finishedAt, durationMs: finishedAt.getTime() - started.getTime() })
         .where(eq(switchoverSteps.id, row.id));
+      await notifyStep(this.opts.db, ctx.sw, { seq, phase, name: step.name, state: fields.state }, target);
     };
 
     if (step.target === "lb" && !ctx.lb) {
@@ -955,6 +1024,36 @@ export class SwitchoverExecutor {
     } catch (err) {
       this.opts.log(`could not record ${kind}: ${(err as Error).message}`);
     }
+  }
+}
+
+/**
+ * Live step progress for browsers: a bare NOTIFY on the events channel (no events row — the step
+ * row is the record, and the hub forwards it without an id, so it is never replayed). Best effort:
+ * a lost ping only delays a live view until the next event, so it never fails the step.
+ */
+async function notifyStep(
+  db: Db,
+  sw: Pick<SwitchoverRow, "id" | "clusterId">,
+  step: { seq: number; phase: string; name: string; state: string | undefined },
+  node: Pick<NodeRow, "id" | "name"> | null,
+): Promise<void> {
+  const state = step.state ?? "running";
+  const payload = {
+    id: null,
+    kind: "switchover.step",
+    severity: state === "failed" ? "warning" : "info",
+    clusterId: sw.clusterId,
+    nodeId: node?.id ?? null,
+    switchoverId: sw.id,
+    message: `step ${step.seq} ${step.name.slice(0, 200)}${node ? ` on ${node.name}` : ""}: ${state}`,
+    at: new Date().toISOString(),
+    step: { seq: step.seq, phase: step.phase, name: step.name.slice(0, 200), state },
+  };
+  try {
+    await db.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${JSON.stringify(payload)})`);
+  } catch {
+    // The next step write surfaces a database that went away; a progress ping is not worth failing for.
   }
 }
 
