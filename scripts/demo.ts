@@ -325,7 +325,7 @@ async function main() {
   Switchyard is running (started in ${secs} s)
 
     Open:        http://localhost:${port}
-    Login:       ${admin.username} / ${admin.password ?? `(set earlier; reset: npm run user:password -- --username admin --generate)`}${admin.created ? "   (generated now; kept in " + path.relative(ROOT, admin.file) + ", mode 0600)" : ""}
+    Login:       ${admin.username} / ${admin.password ?? `(set earlier; reset: npm run user:password -- --username admin --generate)`}${admin.created ? `   (generated now; kept in ${path.relative(ROOT, admin.file)}, mode 0600)` : ""}
     Fleet:       ${DEMO_CLUSTERS.map((c) => `${c.name} (${c.nodes.length})`).join(", ")}
     Controller:  probing every node each second; metrics on http://127.0.0.1:${profile.metricsPort}/metrics
     Faults:      npm run sim:fault -- gte-a crash   (see README for the list)

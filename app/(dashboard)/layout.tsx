@@ -4,6 +4,7 @@ import Link from "next/link";
 import { redirect } from "next/navigation";
 import type { ReactNode } from "react";
 import { ActorProvider } from "@/components/auth/actor";
+import { LiveEvents, LiveIndicator } from "@/components/live/live-events";
 import { logoutAction } from "@/server/actions/auth";
 import { currentActor } from "@/server/auth/guard";
 import { can } from "@/server/auth/roles";
@@ -30,6 +31,7 @@ export default async function DashboardLayout({ children }: { children: ReactNod
           {can(actor.role, "inventory.write") && <Link href="/settings">Settings</Link>}
           {can(actor.role, "token.manage") && <Link href="/settings/tokens">API tokens</Link>}
         </nav>
+        <LiveIndicator />
         <form action={logoutAction} className="user-menu">
           <span className="muted small" data-testid="whoami">
             {actor.label} · {actor.role}
@@ -40,6 +42,7 @@ export default async function DashboardLayout({ children }: { children: ReactNod
         </form>
       </header>
       <main className="page">{children}</main>
+      <LiveEvents />
     </ActorProvider>
   );
 }

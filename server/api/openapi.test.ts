@@ -6,7 +6,7 @@ import path from "node:path";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import type { z } from "zod";
 import { SESSION_COOKIE } from "@/server/auth/sessions";
-import type { FleetOverview } from "@/server/fleet/queries";
+import type { FleetOverviewDetail } from "@/server/fleet/queries";
 import type { SwitchoverDetail, SwitchoverView } from "@/server/switchover/queries";
 import { buildOpenApiDocument } from "./openapi";
 import type { FleetOverviewSchema, SwitchoverDetailSchema, SwitchoverSchema } from "./schemas";
@@ -163,6 +163,6 @@ describe("the OpenAPI document", () => {
     expectTypeOf<Omit<z.infer<typeof SwitchoverDetailSchema>, "evidence">>().toEqualTypeOf<
       Omit<SwitchoverDetail, "evidence">
     >();
-    expectTypeOf<z.infer<typeof FleetOverviewSchema>>().toEqualTypeOf<FleetOverview>();
+    expectTypeOf<z.infer<typeof FleetOverviewSchema>>().toEqualTypeOf<FleetOverviewDetail>();
   });
 });

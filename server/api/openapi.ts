@@ -4,8 +4,12 @@
 // use too. A test (openapi.test.ts) checks that every route file's path and method is documented,
 // with the permission its `withAuth` checks, and that nothing else is.
 import { z } from "zod";
+import { AuditQuerySchema } from "@/server/audit/queries";
 import { PERMISSIONS, type Permission } from "@/server/auth/roles";
 import { SESSION_COOKIE } from "@/server/auth/sessions";
+import { AvailabilityReportQuerySchema } from "@/server/availability/schemas";
+import { ClusterEventsQuerySchema, ClusterSeriesQuerySchema } from "@/server/cluster/schemas";
+import { ClusterPreflightSchema } from "@/server/switchover/preflight";
 import { AvailabilityQuerySchema, apiRegistry, NodesQuerySchema } from "./schemas";
 
 type JsonSchema = Record<string, unknown>;
@@ -87,6 +91,12 @@ function queryParameters(schema: z.ZodObject): Parameter[] {
 }
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+/** The component id a schema registered under (schemas registered outside schemas.ts, too). */
+const idOf = (schema: z.ZodType): string => {
+  const id = apiRegistry.get(schema)?.id;
+  if (!id) throw new Error("schema is not registered in apiRegistry");
+  return id;
+};
 const json = (id: string) => ({ "application/json": { schema: ref(id) } });
 const error = (description: string) => ({ description, content: json("Error") });
 
@@ -155,6 +165,51 @@ export function buildOpenApiDocument(): OpenApiDocument {
         },
       }),
     },
+    "/clusters/{id}/preflight": {
+      get: authed("fleet.read", {
+        operationId: "getClusterPreflight",
+        summary: "Preflight checks before a manual switchover",
+        description:
+          "Per standby: healthy, reports standby, GPU telemetry fresh (a sample under 30 s old) or lost, maintenance. For the cluster: a switchover in flight, the primary, cooldown / freeze (they hold back automatic failover only; a manual switchover is not blocked, and the check says so), maintenance, the load balancer. Each check is `ok`, `warn` or `block`; `blockers` lists why no switchover can be requested now, and `recommendedTargetId` is the standby a request without a target would take.",
+        tags: ["switchovers"],
+        parameters: [idParam("The cluster's id or name.")],
+        responses: {
+          200: { description: "The checks.", content: json(idOf(ClusterPreflightSchema)) },
+          400: ERRORS[400],
+          404: ERRORS[404],
+        },
+      }),
+    },
+    "/clusters/{id}/series": {
+      get: authed("fleet.read", {
+        operationId: "getClusterSeries",
+        summary: "A cluster's health latency and GPU series, per node",
+        description:
+          "For each node over the range (ending now): HTTP /health latency (median per bin), GPU utilisation, temperature, memory used and power (mean per bin, with the bin's maximum), downsampled on the server to at most `maxPoints` (500) points per series — raw rows for 15m and 1h, 1-minute rollups for 24h and 7d. Each node also carries its latest probe and GPU readings (the topology's signals).",
+        tags: ["history"],
+        parameters: [idParam("The cluster's id or name."), ...queryParameters(ClusterSeriesQuerySchema)],
+        responses: {
+          200: { description: "The series.", content: json("ClusterSeries") },
+          400: ERRORS[400],
+          404: ERRORS[404],
+        },
+      }),
+    },
+    "/clusters/{id}/events": {
+      get: authed("fleet.read", {
+        operationId: "listClusterEvents",
+        summary: "A cluster's latest events",
+        description:
+          "Node state changes, switchover progress, alerts and controller notes about this cluster, newest first.",
+        tags: ["history"],
+        parameters: [idParam("The cluster's id or name."), ...queryParameters(ClusterEventsQuerySchema)],
+        responses: {
+          200: { description: "The events, newest first.", content: json("ClusterEventList") },
+          400: ERRORS[400],
+          404: ERRORS[404],
+        },
+      }),
+    },
     "/nodes": {
       get: authed("fleet.read", {
         operationId: "listNodes",
@@ -181,6 +236,58 @@ export function buildOpenApiDocument(): OpenApiDocument {
           400: ERRORS[400],
           404: error("The `cluster` filter names no cluster."),
         },
+      }),
+    },
+    "/availability/report": {
+      get: authed("fleet.read", {
+        operationId: "getAvailabilityReport",
+        summary: "The availability report (7, 30 and 90 days)",
+        description:
+          "Per cluster: availability, error budget and what is left of it, outages with MTTR and MTBF over the last 7, 30 and 90 days; one entry per UTC day for the last 90 days; switchovers by kind. A window with no recorded state has `availabilityPct: null` (no data yet), never 100. With `format=csv`, one table as a download.",
+        tags: ["history"],
+        parameters: queryParameters(AvailabilityReportQuerySchema),
+        responses: {
+          200: {
+            description: "The report (or the CSV table).",
+            content: {
+              ...json("AvailabilityReport"),
+              "text/csv": { schema: { type: "string" } },
+            },
+          },
+          400: ERRORS[400],
+          404: error("The `cluster` filter names no cluster."),
+        },
+      }),
+    },
+    "/audit": {
+      get: authed("audit.read", {
+        operationId: "listAuditLog",
+        summary: "The audit log, filtered",
+        description:
+          "Newest first, a page at a time (keyset on id: follow `older` with `before`, `newer` with `after`). With `format=csv`, every matching row up to the cap, streamed as a download: `X-Truncated: true` says the filter matched more; text cells that a spreadsheet would evaluate start with a single quote.",
+        tags: ["audit"],
+        parameters: queryParameters(AuditQuerySchema),
+        responses: {
+          200: {
+            description: "A page of entries (or the CSV).",
+            content: {
+              ...json("AuditPage"),
+              "text/csv": { schema: { type: "string" } },
+            },
+          },
+          400: ERRORS[400],
+          404: error("The `cluster` filter names no cluster."),
+        },
+      }),
+    },
+    "/audit/chain": {
+      get: authed("audit.read", {
+        operationId: "getAuditChainStatus",
+        summary: "Whether the audit log's hash chain verifies",
+        description:
+          "Walks the chain as `npm run audit:verify` does, at most once a minute per web process (`checkedAt` says when).",
+        tags: ["audit"],
+        responses: { 200: { description: "The chain's status.", content: json("AuditChainStatus") } },
       }),
     },
     "/fleet": {
@@ -308,6 +415,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
       { name: "fleet", description: "Clusters, nodes and their live state." },
       { name: "history", description: "Availability and SLA." },
       { name: "switchovers", description: "Requesting and following switchovers." },
+      { name: "audit", description: "The append-only, hash-chained audit log." },
       { name: "admin", description: "Administration (admin role)." },
       { name: "meta", description: "About the API." },
     ],

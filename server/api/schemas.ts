@@ -349,7 +349,52 @@ export const FleetOverviewSchema = z
         slaTargetPct: z.number(),
         epoch: z.number().int(),
         maintenance: z.boolean(),
+        frozenUntil: isoTime
+          .nullable()
+          .describe("Automatic failover is frozen until then (set by an admin)."),
+        frozen: z
+          .boolean()
+          .describe("In maintenance or frozenUntil is in the future: automatic failover will not act."),
         primaryNodeId: uuid.nullable(),
+        status: z
+          .enum(["healthy", "degraded", "down", "failing_over", "frozen", "unknown"])
+          .describe(
+            "failing_over: a switchover is in flight; down: no active node serves; frozen: maintenance or a freeze; degraded: some node is not healthy; unknown: no nodes, or none probed yet.",
+          ),
+        inFlightSwitchoverId: uuid.nullable(),
+        availability: z.object({
+          pct: z
+            .number()
+            .nullable()
+            .describe("Over the known part of the window; null when nothing is known yet."),
+          targetPct: z.number(),
+          windowDays: z.number().int(),
+          knownMs: z.number().describe("Time in the window with a recorded state."),
+          downtimeMs: z.number(),
+        }),
+        alerts: z.object({
+          firing: z.number().int().describe("Unresolved alerts on the cluster or its nodes."),
+          worst: z
+            .object({
+              severity: z.enum(["info", "warning", "critical"]),
+              message: z.string(),
+              firedAt: isoTime,
+            })
+            .nullable(),
+        }),
+        recentSwitchovers: z
+          .array(
+            z.object({
+              id: uuid,
+              kind: z.enum(switchoverKind.enumValues),
+              state: z.enum(switchoverState.enumValues),
+              from: z.string().nullable(),
+              to: z.string().nullable(),
+              requestedAt: isoTime,
+              finishedAt: isoTime.nullable(),
+            }),
+          )
+          .describe("The latest three, newest first."),
         nodes: z.array(
           z.object({
             id: uuid,

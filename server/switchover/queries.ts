@@ -135,3 +135,13 @@ export async function getSwitchoverReport(db: DbOrTx, id: string): Promise<unkno
     .where(eq(switchovers.id, id));
   return row?.report ?? null;
 }
+
+export type ClusterOption = { id: string; name: string; mode: string };
+
+/** Every cluster's id and name, by name: the history page's cluster filter. */
+export async function listClusterOptions(db: DbOrTx): Promise<ClusterOption[]> {
+  return await db
+    .select({ id: clusters.id, name: clusters.name, mode: clusters.mode })
+    .from(clusters)
+    .orderBy(asc(clusters.name));
+}
