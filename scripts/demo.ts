@@ -9,7 +9,10 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { sql } from "drizzle-orm";
 import { createDb } from "@/db/client";
+import { policies } from "@/db/schema";
+import { appendAudit } from "@/server/audit/append";
 import { ensureDemoAdmin } from "@/server/auth/bootstrap";
 import { loadSecretKey } from "@/server/credentials/crypto";
 import { DEMO_CLUSTERS } from "@/server/demo/inventory";
@@ -21,6 +24,7 @@ import {
 } from "@/server/demo/load-balancer";
 import { seedDemoInventory } from "@/server/demo/seed";
 import { NGINX_BIN, startNginx } from "@/server/lb/nginx-process";
+import { notifyInventoryChanged } from "@/server/notify/events";
 import { stopChildren } from "@/server/runtime/children";
 import { prepareDatabase, redactUrl } from "@/server/runtime/database";
 import { startFleet } from "@/sim/fleet";
@@ -207,6 +211,38 @@ async function startLoadBalancer(
   }
 }
 
+/**
+ * The e2e stack fails clusters over again and again across runs on one data directory: with the
+ * default anti-flap guards (5 min cooldown, frozen after 2 an hour) a second run would be refused.
+ * Only this profile relaxes them, and says so in the audit log.
+ */
+async function relaxGuardsForTests(db: ReturnType<typeof createDb>["db"]): Promise<void> {
+  await db.transaction(async (tx) => {
+    const changed = await tx
+      .update(policies)
+      .set({
+        cooldownS: 1,
+        freezeAfterFailoversPerHour: 1000,
+        version: sql`${policies.version} + 1`,
+        updatedAt: new Date(),
+      })
+      .where(sql`${policies.cooldownS} <> 1 or ${policies.freezeAfterFailoversPerHour} <> 1000`)
+      .returning({ clusterId: policies.clusterId });
+    for (const row of changed) {
+      await appendAudit(tx, {
+        actorLabel: "demo",
+        actorRole: "system",
+        action: "policy.update",
+        targetType: "policy",
+        clusterId: row.clusterId,
+        reason: "e2e profile: anti-flap guards relaxed so tests can fail over repeatedly",
+        after: { cooldownS: 1, freezeAfterFailoversPerHour: 1000 },
+      });
+      await notifyInventoryChanged(tx, row.clusterId);
+    }
+  });
+}
+
 async function rememberedRoles(
   url: string,
 ): Promise<Map<string, { role: "master" | "standby"; epoch: number }>> {
@@ -279,6 +315,7 @@ async function main() {
   });
   const lbLines = await startLoadBalancer(db, client.publicKeyLine);
   const admin = await ensureDemoAdmin(db, dataDir);
+  if (args.profile === "e2e") await relaxGuardsForTests(db);
   await sql.end();
   say(
     seeded.created.length

@@ -847,7 +847,7 @@ export class Controller {
     if (now - (this.lastFence.get(key) ?? 0) < 10_000) return;
     this.lastFence.set(key, now);
     const result = await this.executor?.reassertPrimary(cluster.id, primary.node.id);
-    if (result?.ok || (result && result.message !== "not the primary")) this.opts.log(result.message);
+    if (result && (result.ok || /failed/.test(result.message))) this.opts.log(result.message);
   }
 
   /** Standbys that claim master (a recovered ex-primary): degrade them with the current epoch. */

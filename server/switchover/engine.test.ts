@@ -110,10 +110,11 @@ describe("switchover engine against real nginx, SSH and Postgres", () => {
       await waitFor(`${name} healthy`, () => controller.nodeState(id) === "healthy", 15_000);
     }
     await waitFor(
-      "no switchover in flight",
+      "no switchover in flight, and every node back in the upstream (a readmit follows a recovery)",
       async () => {
         const rows = await rig.h.db.select({ state: switchovers.state }).from(switchovers);
-        return rows.every((r) => TERMINAL.includes(r.state));
+        const members = await rig.h.db.select({ lbStatus: nodes.lbStatus }).from(nodes);
+        return rows.every((r) => TERMINAL.includes(r.state)) && members.every((n) => n.lbStatus === "in");
       },
       15_000,
     );

@@ -209,69 +209,22 @@ export class SwitchoverExecutor {
    * node's own view honest before anyone points traffic at it. Recorded as an event with the output.
    */
   async fenceStaleMaster(clusterId: string, nodeId: string): Promise<{ ok: boolean; message: string }> {
-    const controllerEpoch = this.opts.controllerEpoch();
-    if (controllerEpoch === null) return { ok: false, message: "not leading" };
-    const db = this.opts.db;
-    const [cluster] = await db.select().from(clusters).where(eq(clusters.id, clusterId));
-    const [node] = await db.select().from(nodes).where(eq(nodes.id, nodeId));
-    if (!cluster || !node || cluster.primaryNodeId === node.id)
-      return { ok: false, message: "nothing to fence" };
-    // A switchover in flight owns the roles; and the node is fenced by epoch anyway: a degrade at
-    // this epoch cannot undo an activation at a newer one.
-    if ((await inFlightClusterIds(db)).has(clusterId))
-      return { ok: false, message: "a switchover is in flight" };
-    const [primary] = cluster.primaryNodeId
-      ? await db.select().from(nodes).where(eq(nodes.id, cluster.primaryNodeId))
-      : [];
-    const playbook = (await loadActivePlaybooks(db)).degrade;
-    const ctx: RunContext = {
-      sw: { id: "00000000-0000-0000-0000-000000000000" } as SwitchoverRow,
-      cluster,
-      lb: null,
-      members: [node],
-      verifyDeadlineMs: 10_000,
-      playbooks: null,
-      controllerEpoch,
-      seq: 0,
-      abort: new AbortController(),
-      conns: new Map(),
-    };
-    const roles: Roles = { oldPrimary: node, newPrimary: primary ?? node };
-    const outputs: string[] = [];
-    let ok = true;
-    try {
-      for (const step of playbook.steps.filter((s) => s.target === "old_primary")) {
-        const command = renderCommand(step.command, this.values(ctx, roles, cluster.epoch, node, null));
-        try {
-          const r = await exec(await this.connectionFor(ctx, node), command, {
-            timeoutMs: step.timeoutMs,
-            maxOutputBytes: STEP_OUTPUT_LIMIT_BYTES,
-          });
-          outputs.push(r.stdout.trim());
-        } catch (err) {
-          ok = false;
-          outputs.push(
-            err instanceof SshExecError
-              ? `exit ${err.exitCode}: ${err.stderr.trim()}`
-              : (err as Error).message,
-          );
-        }
-      }
-    } finally {
-      for (const c of ctx.conns.values()) void c.then((conn) => conn.close()).catch(() => {});
-    }
-    const message = ok
-      ? `${node.name} reported master although ${primary?.name ?? "another node"} is the primary: degraded it at epoch ${cluster.epoch}`
-      : `${node.name} reports master although ${primary?.name ?? "another node"} is the primary, and degrading it failed: ${outputs.join("; ").slice(0, 300)}`;
-    await recordEvent(db, {
-      kind: ok ? "node.fenced" : "node.fence_failed",
-      severity: ok ? "warning" : "critical",
-      clusterId,
-      nodeId,
-      message,
-      data: { epoch: cluster.epoch, output: outputs },
-    }).catch(() => {});
-    return { ok, message };
+    return await this.outOfBand(clusterId, nodeId, "fence", async (cluster, node, primary, run) => {
+      if (cluster.primaryNodeId === node.id) return null;
+      const r = await run("degrade", "old_primary", { oldPrimary: node, newPrimary: primary ?? node });
+      const other = primary?.name ?? "another node";
+      return r.ok
+        ? {
+            ok: true,
+            kind: "node.fenced",
+            message: `${node.name} reported master although ${other} is the primary: degraded it at epoch ${cluster.epoch}`,
+          }
+        : {
+            ok: false,
+            kind: "node.fence_failed",
+            message: `${node.name} reports master although ${other} is the primary, and degrading it failed: ${r.output}`,
+          };
+    });
   }
 
   /**
@@ -281,16 +234,56 @@ export class SwitchoverExecutor {
    * "re-activated" from a stale view; never while a switchover is in flight.
    */
   async reassertPrimary(clusterId: string, nodeId: string): Promise<{ ok: boolean; message: string }> {
+    return await this.outOfBand(clusterId, nodeId, "reassert", async (cluster, node, _primary, run) => {
+      if (cluster.primaryNodeId !== node.id) return null;
+      const r = await run("activate", "new_primary", { oldPrimary: node, newPrimary: node });
+      return r.ok
+        ? {
+            ok: true,
+            kind: "node.reactivated",
+            message: `${node.name} is the primary but reported standby: activated it again at epoch ${cluster.epoch}`,
+          }
+        : {
+            ok: false,
+            kind: "node.reactivate_failed",
+            message: `${node.name} is the primary but reports standby, and activating it failed: ${r.output}`,
+          };
+    });
+  }
+
+  /**
+   * Runs one playbook's steps for one target against one node outside any switchover, at the
+   * cluster's current epoch, re-reading the cluster and node from the database and never while a
+   * switchover is in flight; records the outcome as an event with the output.
+   */
+  private async outOfBand(
+    clusterId: string,
+    nodeId: string,
+    what: string,
+    decide: (
+      cluster: ClusterRow,
+      node: NodeRow,
+      primary: NodeRow | null,
+      run: (
+        kind: PlaybookKind,
+        target: PlaybookStepSpec["target"],
+        roles: Roles,
+      ) => Promise<{ ok: boolean; output: string; outputs: string[] }>,
+    ) => Promise<{ ok: boolean; kind: string; message: string } | null>,
+  ): Promise<{ ok: boolean; message: string }> {
     const controllerEpoch = this.opts.controllerEpoch();
     if (controllerEpoch === null) return { ok: false, message: "not leading" };
     const db = this.opts.db;
     const [cluster] = await db.select().from(clusters).where(eq(clusters.id, clusterId));
     const [node] = await db.select().from(nodes).where(eq(nodes.id, nodeId));
-    if (!cluster || !node || cluster.primaryNodeId !== node.id)
-      return { ok: false, message: "not the primary" };
+    if (!cluster || !node) return { ok: false, message: `nothing to ${what}` };
+    // A switchover in flight owns the roles; and nodes are fenced by epoch anyway: a command at this
+    // epoch cannot undo one at a newer epoch.
     if ((await inFlightClusterIds(db)).has(clusterId))
       return { ok: false, message: "a switchover is in flight" };
-    const playbook = (await loadActivePlaybooks(db)).activate;
+    const [primary] = cluster.primaryNodeId
+      ? await db.select().from(nodes).where(eq(nodes.id, cluster.primaryNodeId))
+      : [];
     const ctx: RunContext = {
       sw: { id: "00000000-0000-0000-0000-000000000000" } as SwitchoverRow,
       cluster,
@@ -303,11 +296,12 @@ export class SwitchoverExecutor {
       abort: new AbortController(),
       conns: new Map(),
     };
-    const roles: Roles = { oldPrimary: node, newPrimary: node };
-    const outputs: string[] = [];
-    let ok = true;
-    try {
-      for (const step of playbook.steps.filter((s) => s.target === "new_primary")) {
+    let outputs: string[] = [];
+    const run = async (kind: PlaybookKind, target: PlaybookStepSpec["target"], roles: Roles) => {
+      const playbook = (await loadActivePlaybooks(db))[kind];
+      let ok = true;
+      outputs = [];
+      for (const step of playbook.steps.filter((st) => st.target === target)) {
         const command = renderCommand(step.command, this.values(ctx, roles, cluster.epoch, node, null));
         try {
           const r = await exec(await this.connectionFor(ctx, node), command, {
@@ -324,21 +318,23 @@ export class SwitchoverExecutor {
           );
         }
       }
+      return { ok, output: outputs.join("; ").slice(0, 300), outputs };
+    };
+    try {
+      const outcome = await decide(cluster, node, primary ?? null, run);
+      if (!outcome) return { ok: false, message: `nothing to ${what}` };
+      await recordEvent(db, {
+        kind: outcome.kind,
+        severity: outcome.ok ? "warning" : "critical",
+        clusterId,
+        nodeId,
+        message: outcome.message,
+        data: { epoch: cluster.epoch, output: outputs },
+      }).catch(() => {});
+      return { ok: outcome.ok, message: outcome.message };
     } finally {
       for (const c of ctx.conns.values()) void c.then((conn) => conn.close()).catch(() => {});
     }
-    const message = ok
-      ? `${node.name} is the primary but reported standby: activated it again at epoch ${cluster.epoch}`
-      : `${node.name} is the primary but reports standby, and activating it failed: ${outputs.join("; ").slice(0, 300)}`;
-    await recordEvent(db, {
-      kind: ok ? "node.reactivated" : "node.reactivate_failed",
-      severity: ok ? "warning" : "critical",
-      clusterId,
-      nodeId,
-      message,
-      data: { epoch: cluster.epoch, output: outputs },
-    }).catch(() => {});
-    return { ok, message };
   }
 
   // ---- one switchover ----------------------------------------------------------------------
