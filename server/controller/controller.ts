@@ -462,11 +462,25 @@ export class Controller {
     }
     if (created.length > 0) await this.adoptOpenAlerts(created);
     for (const c of inv.clusters.values()) {
+      const now = isClusterAvailable(c, (id) => this.runtimes.get(id)?.detector.state);
       if (!this.clusterAvailable.has(c.id)) {
-        this.clusterAvailable.set(
-          c.id,
-          isClusterAvailable(c, (id) => this.runtimes.get(id)?.detector.state),
-        );
+        this.clusterAvailable.set(c.id, now);
+        continue;
+      }
+      // A switchover changes which node serves without any node changing state: the outage that
+      // started when the old primary failed ends when the inventory names a healthy new one.
+      const before = this.clusterAvailable.get(c.id) ?? null;
+      if (now !== null && before !== null && now !== before) {
+        const primary = c.primaryNodeId ? this.inventory.nodes.get(c.primaryNodeId) : undefined;
+        this.writes.push({
+          kind: "availability",
+          clusterId: c.id,
+          clusterName: c.name,
+          available: now,
+          at: Date.now(),
+          reason: `primary is now ${primary?.name ?? "none"}`,
+        });
+        this.clusterAvailable.set(c.id, now);
       }
     }
   }

@@ -5,7 +5,16 @@ import { readFile } from "node:fs/promises";
 import http from "node:http";
 import { and, desc, eq, gt } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { alerts, auditLog, clusters, events, nodes, switchoverSteps, switchovers } from "@/db/schema";
+import {
+  alerts,
+  auditLog,
+  clusterAvailabilityChanges,
+  clusters,
+  events,
+  nodes,
+  switchoverSteps,
+  switchovers,
+} from "@/db/schema";
 import { Controller } from "@/server/controller/controller";
 import type { Policy } from "@/server/policy/types";
 import { findDoubleMasterIntervals } from "@/sim/role-log";
@@ -355,6 +364,16 @@ describe("switchover engine against real nginx, SSH and Postgres", () => {
     });
     // nginx retried idempotent requests on the backup while the controller decided.
     expect(failures).toEqual([]);
+    // The outage that began when sw-a failed ends when sw-b becomes the primary.
+    await waitFor("availability recorded back up", async () => {
+      const [last] = await rig.h.db
+        .select()
+        .from(clusterAvailabilityChanges)
+        .where(eq(clusterAvailabilityChanges.clusterId, rig.clusterId))
+        .orderBy(desc(clusterAvailabilityChanges.at))
+        .limit(1);
+      return last?.available === true;
+    });
     // Degrading the dead primary failed and the playbook went on (onFailure: continue).
     const degrade = await rig.h.db
       .select()
