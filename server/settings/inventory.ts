@@ -446,24 +446,36 @@ export async function setClusterMaintenance(
   const v = parseInput(maintenanceSchema, input);
   return await db.transaction(async (tx) => {
     const cluster = await lockCluster(tx, v.id);
-    if (cluster.maintenance === v.maintenance) return { id: cluster.id, maintenance: v.maintenance };
-    await tx
-      .update(clusters)
-      .set({ maintenance: v.maintenance, updatedAt: new Date() })
-      .where(eq(clusters.id, cluster.id));
-    await appendAudit(tx, {
-      ...who,
-      action: "cluster.maintenance",
-      targetType: "cluster",
-      targetId: cluster.id,
-      clusterId: cluster.id,
-      reason: v.reason || null,
-      before: { maintenance: cluster.maintenance },
-      after: { maintenance: v.maintenance },
-    });
-    await notifyInventoryChanged(tx, cluster.id);
-    return { id: cluster.id, maintenance: v.maintenance };
+    return await applyMaintenance(tx, who, v, { type: "cluster", row: cluster, clusterId: cluster.id });
   });
+}
+
+/** Sets a cluster's or a node's maintenance flag, audited and announced; a no-op when unchanged. */
+async function applyMaintenance(
+  tx: DbOrTx,
+  who: AuditWho,
+  v: { maintenance: boolean; reason?: string | null },
+  target: { type: "cluster" | "node"; row: { id: string; maintenance: boolean }; clusterId: string },
+): Promise<{ id: string; maintenance: boolean }> {
+  const { row } = target;
+  if (row.maintenance === v.maintenance) return { id: row.id, maintenance: v.maintenance };
+  const table = target.type === "cluster" ? clusters : nodes;
+  await tx
+    .update(table)
+    .set({ maintenance: v.maintenance, updatedAt: new Date() })
+    .where(eq(table.id, row.id));
+  await appendAudit(tx, {
+    ...who,
+    action: `${target.type}.maintenance`,
+    targetType: target.type,
+    targetId: row.id,
+    clusterId: target.clusterId,
+    reason: v.reason || null,
+    before: { maintenance: row.maintenance },
+    after: { maintenance: v.maintenance },
+  });
+  await notifyInventoryChanged(tx, target.clusterId);
+  return { id: row.id, maintenance: v.maintenance };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -746,23 +758,7 @@ export async function setNodeMaintenance(
   const v = parseInput(maintenanceSchema, input);
   return await db.transaction(async (tx) => {
     const { node, cluster } = await lockNode(tx, v.id);
-    if (node.maintenance === v.maintenance) return { id: node.id, maintenance: v.maintenance };
-    await tx
-      .update(nodes)
-      .set({ maintenance: v.maintenance, updatedAt: new Date() })
-      .where(eq(nodes.id, node.id));
-    await appendAudit(tx, {
-      ...who,
-      action: "node.maintenance",
-      targetType: "node",
-      targetId: node.id,
-      clusterId: cluster.id,
-      reason: v.reason || null,
-      before: { maintenance: node.maintenance },
-      after: { maintenance: v.maintenance },
-    });
-    await notifyInventoryChanged(tx, cluster.id);
-    return { id: node.id, maintenance: v.maintenance };
+    return await applyMaintenance(tx, who, v, { type: "node", row: node, clusterId: cluster.id });
   });
 }
 

@@ -10,7 +10,7 @@
 import { and, desc, eq, notInArray, sql } from "drizzle-orm";
 import type { Db, DbOrTx } from "@/db/client";
 import { clusters, nodes, switchovers, TERMINAL_SWITCHOVER_STATES } from "@/db/schema";
-import { appendAudit } from "@/server/audit/append";
+import { type AuditEntry, appendAudit } from "@/server/audit/append";
 import { recordEvent } from "@/server/notify/events";
 
 /** The leader LISTENs here; the payload is the switchover id. */
@@ -80,6 +80,62 @@ function isUniqueViolation(err: unknown): boolean {
     e = (e as { cause?: unknown }).cause;
   }
   return false;
+}
+
+/**
+ * The one way a request is written: the `requested` row, its audit entry and its event in the
+ * caller's transaction, and the NOTIFY the leader's executor listens for (sent on commit).
+ */
+async function insertRequest(
+  tx: DbOrTx,
+  r: {
+    clusterId: string;
+    kind: SwitchoverRequestKind | PoolChangeKind;
+    fromNodeId: string;
+    toNodeId: string;
+    actor: Actor;
+    reason: string;
+    evidence: unknown;
+    /** The audit entry's action and target; targetId defaults to the new switchover. */
+    audit: Pick<AuditEntry, "action" | "targetType" | "before" | "after"> & { targetId?: string };
+    event: { severity: "info" | "warning"; message: string; nodeId?: string };
+  },
+): Promise<{ id: string }> {
+  const [row] = await tx
+    .insert(switchovers)
+    .values({
+      clusterId: r.clusterId,
+      kind: r.kind,
+      state: "requested",
+      fromNodeId: r.fromNodeId,
+      toNodeId: r.toNodeId,
+      requestedBy: r.actor.userId ?? null,
+      requestedByLabel: r.actor.label,
+      reason: r.reason,
+      evidence: r.evidence ?? null,
+    })
+    .returning({ id: switchovers.id });
+  if (!row) throw new Error("switchover insert returned no row");
+  await appendAudit(tx, {
+    actorUserId: r.actor.userId ?? null,
+    actorLabel: r.actor.label,
+    actorRole: r.actor.role,
+    address: r.actor.address ?? null,
+    ...r.audit,
+    targetId: r.audit.targetId ?? row.id,
+    clusterId: r.clusterId,
+    reason: r.reason,
+  });
+  await recordEvent(tx, {
+    kind: "switchover.requested",
+    severity: r.event.severity,
+    clusterId: r.clusterId,
+    nodeId: r.event.nodeId ?? null,
+    switchoverId: row.id,
+    message: r.event.message,
+  });
+  await tx.execute(sql`select pg_notify(${SWITCHOVER_CHANNEL}, ${row.id})`);
+  return { id: row.id };
 }
 
 export type RequestSwitchoverInput = {
@@ -152,43 +208,25 @@ export async function requestSwitchover(db: Db, input: RequestSwitchoverInput): 
           throw new SwitchoverRequestError("invalid", `${cluster.name} has no standby to switch to.`);
         }
       }
-      const [row] = await tx
-        .insert(switchovers)
-        .values({
-          clusterId: cluster.id,
-          kind: input.kind,
-          state: "requested",
-          fromNodeId: primary.id,
-          toNodeId: target.id,
-          requestedBy: input.actor.userId ?? null,
-          requestedByLabel: input.actor.label,
-          reason,
-          evidence: input.evidence ?? null,
-        })
-        .returning({ id: switchovers.id });
-      if (!row) throw new Error("switchover insert returned no row");
-      await appendAudit(tx, {
-        actorUserId: input.actor.userId ?? null,
-        actorLabel: input.actor.label,
-        actorRole: input.actor.role,
-        address: input.actor.address ?? null,
-        action: `switchover.request.${input.kind}`,
-        targetType: "switchover",
-        targetId: row.id,
+      return await insertRequest(tx, {
         clusterId: cluster.id,
+        kind: input.kind,
+        fromNodeId: primary.id,
+        toNodeId: target.id,
+        actor: input.actor,
         reason,
-        before: { primary: primary.name, epoch: cluster.epoch },
-        after: { target: target.name },
+        evidence: input.evidence,
+        audit: {
+          action: `switchover.request.${input.kind}`,
+          targetType: "switchover",
+          before: { primary: primary.name, epoch: cluster.epoch },
+          after: { target: target.name },
+        },
+        event: {
+          severity: input.kind === "auto" ? "warning" : "info",
+          message: `${input.kind} switchover of ${cluster.name} requested by ${input.actor.label}: ${primary.name} → ${target.name} (${reason})`,
+        },
       });
-      await recordEvent(tx, {
-        kind: "switchover.requested",
-        severity: input.kind === "auto" ? "warning" : "info",
-        clusterId: cluster.id,
-        switchoverId: row.id,
-        message: `${input.kind} switchover of ${cluster.name} requested by ${input.actor.label}: ${primary.name} → ${target.name} (${reason})`,
-      });
-      await tx.execute(sql`select pg_notify(${SWITCHOVER_CHANNEL}, ${row.id})`);
-      return { id: row.id };
     });
   } catch (err) {
     if (err instanceof SwitchoverRequestError) throw err;
@@ -240,43 +278,26 @@ export async function requestPoolChange(db: Db, input: RequestPoolChangeInput): 
       }
       const running = await inFlightFor(tx, cluster.id);
       if (running) throw inFlightError(running);
-      const [row] = await tx
-        .insert(switchovers)
-        .values({
-          clusterId: cluster.id,
-          kind: input.kind,
-          state: "requested",
-          fromNodeId: node.id,
-          toNodeId: node.id,
-          requestedBy: input.actor.userId ?? null,
-          requestedByLabel: input.actor.label,
-          reason,
-          evidence: input.evidence ?? null,
-        })
-        .returning({ id: switchovers.id });
-      if (!row) throw new Error("switchover insert returned no row");
-      await appendAudit(tx, {
-        actorUserId: input.actor.userId ?? null,
-        actorLabel: input.actor.label,
-        actorRole: input.actor.role,
-        address: input.actor.address ?? null,
-        action: `pool.${input.kind}`,
-        targetType: "node",
-        targetId: node.id,
+      return await insertRequest(tx, {
         clusterId: cluster.id,
+        kind: input.kind,
+        fromNodeId: node.id,
+        toNodeId: node.id,
+        actor: input.actor,
         reason,
-        before: { lbStatus: node.lbStatus },
+        evidence: input.evidence,
+        audit: {
+          action: `pool.${input.kind}`,
+          targetType: "node",
+          targetId: node.id,
+          before: { lbStatus: node.lbStatus },
+        },
+        event: {
+          severity: input.kind === "eject" ? "warning" : "info",
+          nodeId: node.id,
+          message: `${input.kind} of ${node.name} from ${cluster.name} requested by ${input.actor.label} (${reason})`,
+        },
       });
-      await recordEvent(tx, {
-        kind: "switchover.requested",
-        severity: input.kind === "eject" ? "warning" : "info",
-        clusterId: cluster.id,
-        nodeId: node.id,
-        switchoverId: row.id,
-        message: `${input.kind} of ${node.name} from ${cluster.name} requested by ${input.actor.label} (${reason})`,
-      });
-      await tx.execute(sql`select pg_notify(${SWITCHOVER_CHANNEL}, ${row.id})`);
-      return { id: row.id };
     });
   } catch (err) {
     if (err instanceof SwitchoverRequestError) throw err;
